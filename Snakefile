@@ -1,0 +1,24 @@
+# mhai: one DAG from Reddit-format dumps to the paper-vs-reproduced table.
+# Run: snakemake --profile profiles/default   (see README.md)
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),
