@@ -10,7 +10,9 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate(
+    config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+)
 
 
 include: "workflow/rules/common.smk"

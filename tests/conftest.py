@@ -33,3 +33,26 @@ def base_tokenizer_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tokenizer")
     tokenizer.save_pretrained(out)
     return out
+
+
+def run_snakemake(repo: Path, workdir: Path, *args: str, check: bool = True):
+    """Run the workflow (this repository's Snakefile) with ``workdir`` as working directory."""
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", *args,
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole DAG on tests/config/tiny.yaml, once per test session; returns its workdir."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    run_snakemake(REPO, workdir, "--configfile", str(REPO / "tests" / "config" / "tiny.yaml"))
+    return workdir

@@ -128,15 +128,17 @@ def prepare_embedding(spec: str, out_dir: str | Path) -> Path:
         SentenceTransformer(resolved.repo_id).save(str(out_dir))
         return out_dir
     if not (resolved.path / "modules.json").exists():
-        raise ModelSpecError(f"model spec {spec!r}: {resolved.path} is not a sentence-transformers folder")
+        raise ModelSpecError(
+            f"model spec {spec!r}: {resolved.path} is not a sentence-transformers folder"
+        )
     shutil.copytree(resolved.path, out_dir, dirs_exist_ok=True)
     return out_dir
 
 
-def _require_dir(path: str | Path, what: str) -> Path:
+def _require_dir(path: str | Path, what: str, marker: str = "config.json") -> Path:
     path = Path(path)
-    if not (path / "config.json").exists():
-        raise ModelSpecError(f"{path}: no {what} here (config.json missing); run the workflow first")
+    if not (path / marker).exists():
+        raise ModelSpecError(f"{path}: no {what} here ({marker} missing); run the workflow first")
     return path
 
 
@@ -144,7 +146,11 @@ def load_tokenizer(model_dir: str | Path):
     """Load a saved tokenizer; sets a pad token (the EOS token) if it has none."""
     from transformers import AutoTokenizer
 
-    return set_pad_token(AutoTokenizer.from_pretrained(_require_dir(model_dir, "tokenizer")))
+    return set_pad_token(
+        AutoTokenizer.from_pretrained(
+            _require_dir(model_dir, "tokenizer", marker="tokenizer_config.json")
+        )
+    )
 
 
 def load_causal_lm(model_dir: str | Path, dtype: str = "float32"):

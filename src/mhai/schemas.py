@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from jsonschema import Draft7Validator
+from jsonschema.validators import validator_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = Path(os.environ.get("MHAI_SCHEMA_DIR", REPO_ROOT / "workflow" / "schemas"))
@@ -41,7 +41,8 @@ def _where(error) -> str:
 
 def validate_document(document: Any, schema_name: str, source: str) -> None:
     """Validate one document (e.g. the config); raise ``SchemaError`` naming key and reason."""
-    validator = Draft7Validator(load_schema(schema_name))
+    schema = load_schema(schema_name)
+    validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  {_where(e)}: {e.message}" for e in errors[:10]]
@@ -51,7 +52,7 @@ def validate_document(document: Any, schema_name: str, source: str) -> None:
 def validate_records(records: Iterable[dict], schema_name: str, source: str) -> int:
     """Validate rows one by one; the first bad row raises with file, row number and field."""
     schema = load_schema(schema_name)
-    validator = Draft7Validator(schema)
+    validator = validator_for(schema)(schema)
     n = 0
     for n, record in enumerate(records, start=1):
         error = next(iter(validator.iter_errors(record)), None)

@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: paths, seeds, target lists. No logic beyond lookups.
+# Helpers shared by every stage file: paths, seeds and target lists; lookups only.
 from pathlib import Path
 
 from mhai.config import config_hash
@@ -6,7 +6,7 @@ from mhai.config import config_hash
 REPO = Path(workflow.basedir)
 RUN_GROUP = f"{config['run_name']}-{config_hash(config)}"
 
-# Each stage's rule file appends its final outputs here; `rule all` requests them.
+# Each stage file appends its final outputs here; the default target requests them all.
 TARGETS = []
 
 

@@ -5,14 +5,16 @@ rule prepare_base_model:
     output:
         lm=directory("results/models/base_lm"),
         embedding=directory("results/models/embedding"),
-    params:
-        base_lm=config["models"]["base_lm"],
-        embedding=config["models"]["embedding"],
     log:
         log_path("models", "prepare_base_model"),
     benchmark:
         bench_path("models", "prepare_base_model")
     resources:
         mem_mb=4000,
+    conda:
+        "../envs/mhai.yaml"
+    params:
+        base_lm=config["models"]["base_lm"],
+        embedding=config["models"]["embedding"],
     script:
         "../scripts/prepare_base_model.py"

@@ -1,0 +1,404 @@
+"""Growth mixture model: class-specific growth curves with a shared random intercept, by EM.
+
+Person ``i`` belongs to latent class ``k`` with probability ``pi_k``. Given the class, outcome
+``j`` at week ``t`` is ``y = x(t)' beta_kj + b_ij + e``, with a person random intercept
+``b_ij ~ N(0, tau2_j)`` and residual ``e ~ N(0, sigma2_j)``, outcomes independent given the
+class. Missing waves simply leave the likelihood (full-information maximum likelihood, valid
+under missing at random). A person's observed waves then have a compound-symmetric covariance,
+so the log-likelihood, the posterior of ``b`` and every EM update have closed forms that
+vectorise over people, classes, outcomes and random starts at once.
+
+Why not stepmix: its Gaussian models are latent profile analysis (local independence, no growth
+curve), which on pilot-like data splits people by baseline level (see ``tests``, where it is the
+cross-check on a well-separated draw).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+
+LOG2PI = np.log(2 * np.pi)
+SHAPES = ("quadratic", "piecewise")
+LABEL_ORDER = ("improving", "non_responder", "rapid_improver")
+
+
+def design(weeks: np.ndarray, shape: str = "quadratic", knot: float = 4.0) -> np.ndarray:
+    """Growth design matrix (T, 3): intercept plus a quadratic or a knot-at-``knot`` piecewise
+    linear time trend, time in units of 10 weeks (keeps the normal equations well scaled)."""
+    t = np.asarray(weeks, dtype=float) / 10.0
+    if shape == "quadratic":
+        return np.column_stack([np.ones_like(t), t, t**2])
+    if shape == "piecewise":
+        k = knot / 10.0
+        return np.column_stack([np.ones_like(t), np.minimum(t, k), np.maximum(t - k, 0.0)])
+    raise ValueError(f"unknown growth shape {shape!r}; expected one of {SHAPES}")
+
+
+@dataclass
+class _Data:
+    """Observed data in the shapes EM needs; ``M`` marks observed cells."""
+
+    Y0: np.ndarray  # (n, J, T), zeros where missing
+    M: np.ndarray  # (n, J, T) float 0/1
+    m: np.ndarray  # (n, J) observed waves per person and outcome
+    X: np.ndarray  # (T, P)
+
+    @classmethod
+    def build(cls, Y: np.ndarray, X: np.ndarray) -> _Data:
+        Y = np.asarray(Y, dtype=float)
+        if Y.ndim == 2:
+            Y = Y[:, None, :]
+        M = np.isfinite(Y).astype(float)
+        return cls(np.where(M > 0, Y, 0.0), M, M.sum(-1), X)
+
+    @property
+    def MX(self) -> np.ndarray:  # (n, J, P)
+        return np.einsum("njt,tp->njp", self.M, self.X)
+
+
+def _class_terms(d: _Data, beta, tau2, sigma2):
+    """Class-conditional log-density (S, n, K) and per-(S, n, K, J) residual sums."""
+    mu = np.einsum("skjp,tp->skjt", beta, d.X)
+    sr = (d.Y0.sum(-1)[None, :, None, :]) - np.einsum("njt,skjt->snkj", d.M, mu)
+    ss = (
+        (d.Y0**2).sum(-1)[None, :, None, :]
+        - 2 * np.einsum("njt,skjt->snkj", d.Y0, mu)
+        + np.einsum("njt,skjt->snkj", d.M, mu**2)
+    )
+    s2 = sigma2[:, None, None, :]
+    t2 = tau2[:, None, None, :]
+    mm = d.m[None, :, None, :]
+    quad = (ss - t2 / (s2 + mm * t2) * sr**2) / s2
+    logdet = mm * np.log(s2) + np.log1p(mm * t2 / s2)
+    ll = -0.5 * (mm * LOG2PI + logdet + quad)
+    return ll.sum(-1), sr, ss
+
+
+def _log_joint(d: _Data, beta, log_pi, tau2, sigma2):
+    ll, sr, ss = _class_terms(d, beta, tau2, sigma2)
+    return ll + log_pi[:, None, :], sr, ss
+
+
+def _m_step(d: _Data, w, sr, beta_old, tau2, sigma2, ridge=1e-8):
+    """One ECM update of (pi, beta, sigma2, tau2) from posteriors ``w`` (S, n, K)."""
+    S, n, K = w.shape
+    P = d.X.shape[1]
+    s2 = sigma2[:, None, None, :]
+    mm = d.m[None, :, None, :]
+    prec = 1.0 / tau2[:, None, None, :] + mm / s2
+    bhat = (sr / s2) / prec  # posterior mean of the random intercept, given the class
+    v = 1.0 / prec
+    pi = np.clip(w.mean(1), 1e-10, None)
+    pi /= pi.sum(-1, keepdims=True)
+    MXX = np.einsum("njt,tp,tq->njpq", d.M, d.X, d.X)
+    A = np.einsum("snk,njpq->skjpq", w, MXX) + ridge * np.eye(P)
+    MXY = np.einsum("njt,tp->njp", d.Y0, d.X)
+    rhs = np.einsum("snk,njp->skjp", w, MXY) - np.einsum("snk,snkj,njp->skjp", w, bhat, d.MX)
+    beta = np.linalg.solve(A, rhs[..., None])[..., 0]
+    _, sr_new, ss_new = _class_terms(d, beta, tau2, sigma2)
+    resid = ss_new - 2 * bhat * sr_new + mm * bhat**2 + mm * v
+    wj = w[..., None]
+    sigma2_new = (wj * resid).sum((1, 2)) / np.maximum(d.m.sum(0), 1.0)[None, :]
+    tau2_new = (wj * (bhat**2 + v)).sum((1, 2)) / n
+    return np.log(pi), beta, np.maximum(tau2_new, 1e-6), np.maximum(sigma2_new, 1e-6)
+
+
+def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator):
+    """k-means++ seeds on person trajectories (missing waves filled by week mean + person
+    offset), hard-assign everyone to the nearest seed, then one least-squares M-step."""
+    obs = d.M > 0
+    with np.errstate(invalid="ignore"):
+        week_mean = np.nanmean(np.where(obs, d.Y0, np.nan), axis=0)  # (J, T)
+    week_mean = np.where(np.isfinite(week_mean), week_mean, np.nanmean(week_mean))
+    offset = np.where(obs, d.Y0 - week_mean, 0.0).sum(-1) / np.maximum(d.m, 1.0)
+    filled = np.where(obs, d.Y0, week_mean[None] + offset[..., None])
+    scale = filled.reshape(len(filled), -1).std(0) + 1e-9
+    F = filled.reshape(len(filled), -1) / scale
+    n = len(F)
+    S, J = n_starts, d.Y0.shape[1]
+    w = np.zeros((S, n, k))
+    for s in range(S):
+        seeds = [rng.integers(n)]
+        dist = ((F - F[seeds[0]]) ** 2).sum(1)
+        for _ in range(1, k):
+            p = dist / dist.sum() if dist.sum() > 0 else np.full(n, 1.0 / n)
+            seeds.append(rng.choice(n, p=p))
+            dist = np.minimum(dist, ((F - F[seeds[-1]]) ** 2).sum(1))
+        centres = F[seeds]
+        nearest = ((F[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+        w[s, np.arange(n), nearest] = 1.0
+    var = np.array([np.nanvar(np.where(obs[:, j], d.Y0[:, j], np.nan)) for j in range(J)])
+    var = np.where(np.isfinite(var) & (var > 0), var, 1.0)
+    tau2 = np.tile(0.5 * var, (S, 1))
+    sigma2 = np.tile(0.5 * var, (S, 1))
+    zero_beta = np.zeros((S, k, J, d.X.shape[1]))
+    _, sr, _ = _class_terms(d, zero_beta, tau2, sigma2)
+    # With b fixed at zero (tau2 -> tiny) the M-step is plain weighted least squares.
+    log_pi, beta, _, _ = _m_step(d, w, sr, zero_beta, np.full_like(tau2, 1e-9), sigma2)
+    return log_pi, beta, tau2, sigma2
+
+
+@dataclass
+class GrowthMixtureFit:
+    """A fitted K-class growth mixture; classes ordered and named by trajectory shape."""
+
+    k: int
+    weeks: np.ndarray
+    outcomes: list[str]
+    shape: str
+    knot: float
+    beta: np.ndarray  # (K, J, P)
+    shares: np.ndarray  # (K,)
+    tau2: np.ndarray  # (J,)
+    sigma2: np.ndarray  # (J,)
+    loglik: float
+    n: int
+    posterior: np.ndarray  # (n, K)
+    converged: bool
+    n_iter: int
+    labels: list[str] = field(default_factory=list)
+    share_se: np.ndarray | None = None  # (K,) delta-method (sandwich) standard errors
+    mean_se: np.ndarray | None = None  # (K, J, T)
+    cov_ok: bool = False
+
+    @property
+    def n_params(self) -> int:
+        K, J, P = self.beta.shape
+        return K * J * P + (K - 1) + 2 * J
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + self.n_params * np.log(self.n)
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.n_params
+
+    @property
+    def entropy(self) -> float:
+        """Relative entropy (1 = perfectly separated classes; 1.0 by convention for K=1)."""
+        if self.k == 1:
+            return 1.0
+        w = np.clip(self.posterior, 1e-300, 1.0)
+        return float(1.0 - (-(w * np.log(w)).sum()) / (self.n * np.log(self.k)))
+
+    @property
+    def smallest_share(self) -> float:
+        return float(self.shares.min())
+
+    @property
+    def X(self) -> np.ndarray:
+        return design(self.weeks, self.shape, self.knot)
+
+    def means(self) -> np.ndarray:
+        """Model-implied class mean trajectories (K, J, T)."""
+        return np.einsum("kjp,tp->kjt", self.beta, self.X)
+
+    def assign(self) -> np.ndarray:
+        """Modal class index per person."""
+        return self.posterior.argmax(1)
+
+    def predict_proba(self, Y: np.ndarray) -> np.ndarray:
+        """Posterior class probabilities for new data with the same weeks and outcomes."""
+        d = _Data.build(Y, self.X)
+        lj, _, _ = _log_joint(
+            d, self.beta[None], np.log(self.shares)[None], self.tau2[None], self.sigma2[None]
+        )
+        return np.exp(lj[0] - logsumexp(lj[0], axis=1, keepdims=True))
+
+
+def _pack(beta, log_pi, tau2, sigma2):
+    eta = log_pi[:-1] - log_pi[-1]
+    return np.concatenate([beta.ravel(), eta, np.log(tau2), np.log(sigma2)])
+
+
+def _unpack(theta, K, J, P):
+    """theta (B, p) -> batched parameters."""
+    nb = K * J * P
+    beta = theta[:, :nb].reshape(-1, K, J, P)
+    eta = np.concatenate([theta[:, nb : nb + K - 1], np.zeros((len(theta), 1))], axis=1)
+    log_pi = eta - logsumexp(eta, axis=1, keepdims=True)
+    tau2 = np.exp(theta[:, nb + K - 1 : nb + K - 1 + J])
+    sigma2 = np.exp(theta[:, nb + K - 1 + J :])
+    return beta, log_pi, tau2, sigma2
+
+
+def _person_loglik(d: _Data, theta: np.ndarray, K: int, chunk: int = 64) -> np.ndarray:
+    """Per-person log-likelihood (B, n) for a batch of parameter vectors."""
+    J, P = d.Y0.shape[1], d.X.shape[1]
+    out = []
+    for start in range(0, len(theta), chunk):
+        lj, _, _ = _log_joint(d, *_unpack(theta[start : start + chunk], K, J, P))
+        out.append(logsumexp(lj, axis=2))
+    return np.concatenate(out)
+
+
+def _sandwich(d: _Data, theta: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
+    """Robust (sandwich) covariance of theta from numerical scores and Hessian."""
+    p = len(theta)
+    h = 1e-4 * np.maximum(1.0, np.abs(theta))
+    eye = np.eye(p) * h
+    plus_minus = np.concatenate([theta + eye, theta - eye])
+    ll = _person_loglik(d, plus_minus, K)
+    scores = ((ll[:p] - ll[p:]) / (2 * h[:, None])).T  # (n, p)
+    idx = [(a, b) for a in range(p) for b in range(a, p)]
+    pts = []
+    for a, b in idx:
+        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            pts.append(theta + sa * eye[a] + sb * eye[b])
+    tot = _person_loglik(d, np.array(pts), K).sum(1).reshape(-1, 4)
+    H = np.zeros((p, p))
+    for (a, b), f in zip(idx, tot, strict=True):
+        H[a, b] = H[b, a] = (f[0] - f[1] - f[2] + f[3]) / (4 * h[a] * h[b])
+    info = -H
+    eig = np.linalg.eigvalsh(info)
+    ok = bool(eig.min() > 1e-8 * max(eig.max(), 1.0))
+    inv = np.linalg.pinv(info)
+    return inv @ (scores.T @ scores) @ inv, ok
+
+
+def _shape_labels(means: np.ndarray, weeks: np.ndarray) -> list[str]:
+    """Name classes by the first outcome's mean trajectory: the least total improvement is the
+    non-responder; among the rest (K >= 3) the largest improvement by the first follow-up is the
+    rapid improver; the others are improving (numbered from the second on)."""
+    K = len(means)
+    if K == 1:
+        return ["all"]
+    first = means[:, 0, :]
+    total = first[:, 0] - first[:, -1]
+    early = first[:, 0] - first[:, 1]
+    labels = [""] * K
+    nr = int(np.argmin(total))
+    labels[nr] = "non_responder"
+    rest = [k for k in range(K) if k != nr]
+    if K >= 3:
+        rapid = max(rest, key=lambda k: early[k])
+        labels[rapid] = "rapid_improver"
+        rest.remove(rapid)
+    for rank, k in enumerate(sorted(rest, key=lambda k: -total[k])):
+        labels[k] = "improving" if rank == 0 else f"improving_{rank + 1}"
+    return labels
+
+
+def fit_growth_mixture(
+    Y: np.ndarray,
+    weeks,
+    k: int,
+    *,
+    outcomes: list[str] | None = None,
+    shape: str = "quadratic",
+    knot: float = 4.0,
+    n_starts: int = 20,
+    max_iter: int = 500,
+    tol: float = 1e-7,
+    seed: int = 0,
+    covariance: bool = True,
+) -> GrowthMixtureFit:
+    """Fit a K-class growth mixture to ``Y`` (n, T) or (n, J, T) with NaN for missing waves.
+
+    All ``n_starts`` random starts run as one vectorised EM; the best log-likelihood wins.
+    ``covariance`` adds sandwich standard errors for the class shares and mean trajectories.
+    """
+    weeks = np.asarray(weeks, dtype=float)
+    X = design(weeks, shape, knot)
+    d = _Data.build(Y, X)
+    n, J, T = d.Y0.shape
+    if T != len(weeks):
+        raise ValueError(f"Y has {T} waves but {len(weeks)} weeks were given")
+    keep = d.m.sum(1) > 0
+    if not keep.all():
+        raise ValueError(f"{int((~keep).sum())} people have no observed score; drop them first")
+    rng = np.random.default_rng(seed)
+    log_pi, beta, tau2, sigma2 = _initial_values(d, k, n_starts, rng)
+    prev = np.full(n_starts, -np.inf)
+    done = np.zeros(n_starts, dtype=bool)
+    it = 0
+    for it in range(1, max_iter + 1):
+        lj, sr, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
+        norm = logsumexp(lj, axis=2, keepdims=True)
+        total = norm.sum((1, 2))
+        done |= np.abs(total - prev) < tol * np.abs(total)
+        if done.all():
+            break
+        prev = total
+        w = np.exp(lj - norm)
+        log_pi, beta, tau2, sigma2 = _m_step(d, w, sr, beta, tau2, sigma2)
+    lj, _, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
+    norm = logsumexp(lj, axis=2, keepdims=True)
+    total = norm.sum((1, 2))
+    best = int(np.nanargmax(total))
+    post = np.exp(lj[best] - norm[best])
+    fit = GrowthMixtureFit(
+        k=k,
+        weeks=weeks,
+        outcomes=list(outcomes or [f"y{j}" for j in range(J)]),
+        shape=shape,
+        knot=knot,
+        beta=beta[best],
+        shares=np.exp(log_pi[best]),
+        tau2=tau2[best],
+        sigma2=sigma2[best],
+        loglik=float(total[best]),
+        n=n,
+        posterior=post,
+        converged=bool(done[best]),
+        n_iter=it,
+    )
+    if covariance:
+        _add_standard_errors(fit, d)
+    return _order_by_label(fit)
+
+
+def _add_standard_errors(fit: GrowthMixtureFit, d: _Data) -> None:
+    K, J, P = fit.beta.shape
+    theta = _pack(fit.beta, np.log(fit.shares), fit.tau2, fit.sigma2)
+    cov, ok = _sandwich(d, theta, K)
+    nb = K * J * P
+    pi = fit.shares
+    jac = (np.diag(pi) - np.outer(pi, pi))[:, : K - 1]  # d pi / d eta
+    cov_eta = cov[nb : nb + K - 1, nb : nb + K - 1]
+    fit.share_se = np.sqrt(np.clip(np.einsum("ka,ab,kb->k", jac, cov_eta, jac), 0, None))
+    cov_beta = cov[:nb, :nb].reshape(K, J, P, K, J, P)
+    diag = np.einsum("kjpkjq->kjpq", cov_beta)
+    fit.mean_se = np.sqrt(np.clip(np.einsum("tp,kjpq,tq->kjt", fit.X, diag, fit.X), 0, None))
+    fit.cov_ok = ok
+
+
+def _order_by_label(fit: GrowthMixtureFit) -> GrowthMixtureFit:
+    labels = _shape_labels(fit.means(), fit.weeks)
+    order = sorted(range(fit.k), key=lambda k: labels[k])
+    fit.labels = [labels[k] for k in order]
+    fit.beta = fit.beta[order]
+    fit.shares = fit.shares[order]
+    fit.posterior = fit.posterior[:, order]
+    if fit.share_se is not None:
+        fit.share_se = fit.share_se[order]
+        fit.mean_se = fit.mean_se[order]
+    return fit
+
+
+def select_k(
+    fits: list[GrowthMixtureFit], min_share: float = 0.05
+) -> tuple[GrowthMixtureFit, list[dict]]:
+    """Pick the lowest-BIC model among converged ones whose smallest class holds at least
+    ``min_share`` of people (K=1 always qualifies); returns it and one summary row per K."""
+    eligible = [f for f in fits if f.k == 1 or (f.smallest_share >= min_share)]
+    chosen = min(eligible, key=lambda f: f.bic)
+    rows = [
+        {
+            "k": f.k,
+            "loglik": f.loglik,
+            "n_params": f.n_params,
+            "bic": f.bic,
+            "aic": f.aic,
+            "entropy": f.entropy,
+            "smallest_share": f.smallest_share,
+            "converged": f.converged,
+            "chosen": f is chosen,
+        }
+        for f in fits
+    ]
+    return chosen, rows

@@ -1,0 +1,374 @@
+"""A generative model of the 10-week pilot cohort, calibrated to the paper's reported figures.
+
+Each screened person has a latent severity per instrument (PHQ-9, GAD-7):
+
+    theta_m(t) = mu_m + u_m + k_m * change_c(t) * (1 + s) + e_m(t)
+
+with a person-level random intercept ``u`` (correlated across instruments), a person-level
+random effect ``s`` on the change of the trajectory class ``c`` (correlated with alliance), a
+wave-level occasion noise ``e`` and a per-instrument scale ``k_m``. Item scores (0-3) come from
+a graded response model, so totals have the floors, ceilings and skew of the real instruments.
+Week 0 is the screening assessment: people meeting neither PHQ-9 >= 10 nor GAD-7 >= 10 are
+screen fails (counted, excluded). Weekly sessions are Poisson around a person's engagement
+propensity (correlated with alliance, shifted by class); dropout is a discrete hazard at each
+assessment wave driven by recent sessions and class (MAR), plus the unobserved current symptom
+when ``dropout.mechanism`` is ``MNAR``.
+
+Four scalars are solved on a large calibration draw (common random numbers, cached per
+parameter set) so the defaults hit the paper's figures: the change scales ``k_m`` (population
+Cohen's d), the dropout intercept (share dropped by week 10), the session-rate intercept (total
+sessions per participant) and the WAI-SR location (week-6 alliance mean). ``truth`` records them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from scipy.stats import poisson
+
+INSTRUMENTS = ("PHQ-9", "GAD-7")
+N_ITEMS = {"PHQ-9": 9, "GAD-7": 7}
+CLASSES = ("improving", "non_responder", "rapid_improver")
+SOCIAL_MEASURES = (
+    "loneliness",
+    "social_support",
+    "social_interaction",
+    "hope",
+    "behavioral_activation",
+)
+WAI_ITEMS = 12
+ENGAGEMENT_WEEKS = np.arange(1, 11)
+COHENS_D_DEFINITION = (
+    "(mean week 0 - mean week 10) / sqrt((SD week 0^2 + SD week 10^2) / 2), "
+    "all enrolled people, no dropout"
+)
+
+
+@dataclass
+class Cohort:
+    """A simulated cohort: trial tables, engagement, screening counts and the generating truth.
+
+    ``session_plan`` has one row per session (participant_id, week, session_index, minutes,
+    user_words); ``engagement`` is its weekly sum. ``states`` has the expected PHQ-9/GAD-7
+    totals per participant and week 0..10 (interpolated latent severity) for the personas.
+    """
+
+    participants: pd.DataFrame
+    assessments: pd.DataFrame
+    alliance: pd.DataFrame
+    social: pd.DataFrame
+    engagement: pd.DataFrame
+    session_plan: pd.DataFrame
+    states: pd.DataFrame
+    screening: dict[str, int]
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- item models
+def grm_sample(theta: np.ndarray, a: float, locations, steps, uniforms: np.ndarray) -> np.ndarray:
+    """Graded-response item scores 0..len(steps) for latent ``theta`` (shape ``[...]``).
+
+    ``uniforms`` has shape ``theta.shape + (n_items,)``; score = number of category
+    thresholds whose exceedance probability is above the uniform draw.
+    """
+    thresholds = np.asarray(locations)[:, None] + np.asarray(steps)[None, :]  # items x steps
+    probs = expit(a * (theta[..., None, None] - thresholds))  # ... x items x steps
+    return (uniforms[..., None] < probs).sum(axis=-1)
+
+
+def grm_expected_total(theta: np.ndarray, a: float, locations, steps) -> np.ndarray:
+    """Expected total score (sum over items of expected category) for latent ``theta``."""
+    thresholds = np.asarray(locations)[:, None] + np.asarray(steps)[None, :]
+    return expit(a * (theta[..., None, None] - thresholds)).sum(axis=(-1, -2))
+
+
+def cohens_d(before: np.ndarray, after: np.ndarray) -> float:
+    """Within-group d: mean improvement over the pooled SD of the two waves."""
+    pooled = np.sqrt((before.var(ddof=1) + after.var(ddof=1)) / 2)
+    return float((before.mean() - after.mean()) / pooled)
+
+
+# ----------------------------------------------------------------------------- latent draws
+def _screen(params: dict, n: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Draw screened people in batches until ``n`` meet the inclusion rule."""
+    sym = params["symptoms"]
+    screen = params["screening"]
+    mu = np.array([sym["population_mean"][m] for m in INSTRUMENTS])
+    cov_u = _cov(sym["intercept_sd"], sym["intercept_corr"])
+    cov_e = _cov(sym["occasion_sd"], sym["occasion_corr"])
+    kept: dict[str, list] = {"u": [], "e0": [], "items0": []}
+    screened = enrolled = 0
+    batch = max(64, 2 * n)
+    while enrolled < n:
+        u = rng.multivariate_normal(np.zeros(2), cov_u, size=batch)
+        e0 = rng.multivariate_normal(np.zeros(2), cov_e, size=batch)
+        unif = rng.random((batch, sum(N_ITEMS.values())))
+        theta0 = mu + u + e0
+        items = _items(params, theta0, unif)
+        passed = (items["PHQ-9"].sum(1) >= screen["phq9_min"]) | (
+            items["GAD-7"].sum(1) >= screen["gad7_min"]
+        )
+        order = np.flatnonzero(passed)[: n - enrolled]
+        # people are screened in order: everyone up to the last one needed counts as screened
+        screened += batch if enrolled + passed.sum() < n else int(order[-1]) + 1
+        enrolled += len(order)
+        kept["u"].append(u[order])
+        kept["e0"].append(e0[order])
+        kept["items0"].append(unif[order])
+    return {
+        "u": np.concatenate(kept["u"]),
+        "e0": np.concatenate(kept["e0"]),
+        "unif0": np.concatenate(kept["items0"]),
+        "screened": screened,
+    }
+
+
+def _cov(sd: float, corr: float) -> np.ndarray:
+    return sd**2 * np.array([[1.0, corr], [corr, 1.0]])
+
+
+def _items(params: dict, theta: np.ndarray, uniforms: np.ndarray) -> dict[str, np.ndarray]:
+    """Item scores per instrument for ``theta[..., 2]`` and uniforms ``[..., 16]``."""
+    sym = params["symptoms"]
+    out, start = {}, 0
+    for j, m in enumerate(INSTRUMENTS):
+        stop = start + N_ITEMS[m]
+        out[m] = grm_sample(
+            theta[..., j],
+            sym["discrimination"][m],
+            sym["item_location"][m],
+            sym["category_steps"],
+            uniforms[..., start:stop],
+        )
+        start = stop
+    return out
+
+
+def _draw(params: dict, n: int, seed: int) -> dict[str, Any]:
+    """Every random quantity of ``n`` enrolled people (nothing depends on solved scalars)."""
+    rng = np.random.default_rng(seed)
+    sym, eng = params["symptoms"], params["engagement"]
+    base = _screen(params, n, rng)
+    shares = params["classes"]["shares"]
+    cls = rng.choice(len(CLASSES), size=n, p=[shares[c] for c in CLASSES])
+    al = params["alliance"]
+    alliance = rng.standard_normal(n) + np.array([al["class_shift"][c] for c in CLASSES])[cls]
+    rho_e = eng["alliance_corr"]
+    propensity = rho_e * alliance + np.sqrt(1 - rho_e**2) * rng.standard_normal(n)
+    rho_s = sym["slope_alliance_corr"]
+    slope = sym["slope_sd"] * (rho_s * alliance + np.sqrt(1 - rho_s**2) * rng.standard_normal(n))
+    n_waves = len(params["weeks"])
+    cov_e = _cov(sym["occasion_sd"], sym["occasion_corr"])
+    occasion = rng.multivariate_normal(np.zeros(2), cov_e, size=(n, n_waves - 1))
+    return {
+        **base,
+        "cls": cls,
+        "alliance": alliance,
+        "propensity": propensity,
+        "slope": slope,
+        "occasion": np.concatenate([base["e0"][:, None, :], occasion], axis=1),  # n x waves x 2
+        "unif_items": np.concatenate(
+            [base["unif0"][:, None, :], rng.random((n, n_waves - 1, sum(N_ITEMS.values())))],
+            axis=1,
+        ),
+        "unif_sessions": rng.random((n, len(ENGAGEMENT_WEEKS))),
+        "unif_dropout": rng.random((n, n_waves - 1)),
+        "unif_wai": rng.random((n, WAI_ITEMS)),
+        "z_social": rng.standard_normal((n, len(SOCIAL_MEASURES), 2)),
+        "z_minutes": rng.standard_normal(n),
+        "age": rng.standard_normal(n),
+        "unif_demo": rng.random((n, 2)),
+        "rng": rng,
+    }
+
+
+def _theta(params: dict, draw: dict, scale: dict[str, float]) -> np.ndarray:
+    """Latent severity, shape n x waves x 2 (instrument)."""
+    sym = params["symptoms"]
+    mu = np.array([sym["population_mean"][m] for m in INSTRUMENTS])
+    change = np.array([params["classes"]["change"][c] for c in CLASSES])[draw["cls"]]  # n x waves
+    k = np.array([scale[m] for m in INSTRUMENTS])
+    trend = change[:, :, None] * (1 + draw["slope"])[:, None, None] * k[None, None, :]
+    return mu + draw["u"][:, None, :] + trend + draw["occasion"]
+
+
+def _sessions(params: dict, draw: dict, intercept: float, multiplier: np.ndarray) -> np.ndarray:
+    """Weekly session counts, n x 10 (Poisson inverse CDF on fixed uniforms)."""
+    eng = params["engagement"]
+    shift = np.array([eng["class_shift"][c] for c in CLASSES])[draw["cls"]]
+    log_rate = (
+        intercept
+        + shift[:, None]
+        + eng["propensity_sd"] * draw["propensity"][:, None]
+        + eng["weekly_decay"] * (ENGAGEMENT_WEEKS - 1)[None, :]
+    )
+    return poisson.ppf(draw["unif_sessions"], np.exp(log_rate) * multiplier).astype(int)
+
+
+def _dropout(params: dict, draw: dict, sessions: np.ndarray, theta: np.ndarray, intercept: float):
+    """Index of the first missed wave (1..waves-1) or 0 for none, from discrete hazards."""
+    dp = params["dropout"]
+    weeks = params["weeks"]
+    cls_eff = np.array([dp["class_effect"][c] for c in CLASSES])[draw["cls"]]
+    mnar = dp["mechanism"] == "MNAR"
+    dropped = np.zeros(len(sessions), dtype=int)
+    for w in range(1, len(weeks)):
+        interval = sessions[:, weeks[w - 1] : weeks[w]]  # weeks prev+1 .. w (1-based columns)
+        logit = (
+            intercept
+            + dp["wave_effect"][w - 1]
+            + cls_eff
+            + dp["engagement_coef"] * np.log1p(interval.mean(axis=1))
+        )
+        if mnar:
+            current = theta[:, w, 0] - params["symptoms"]["population_mean"]["PHQ-9"]
+            logit = logit + dp["mnar_symptom_coef"] * current
+        drop_now = (dropped == 0) & (draw["unif_dropout"][:, w - 1] < expit(logit))
+        dropped[drop_now] = w
+    return dropped
+
+
+def _activity(params: dict, dropped: np.ndarray) -> np.ndarray:
+    """Session-rate multiplier per week: reduced after the missed wave's week."""
+    weeks = np.asarray(params["weeks"])
+    drop_week = np.where(dropped > 0, weeks[dropped], 99)
+    after = ENGAGEMENT_WEEKS[None, :] > drop_week[:, None]
+    return np.where(after, params["engagement"]["post_dropout_activity"], 1.0)
+
+
+def _engagement(params: dict, draw: dict, theta: np.ndarray, solved: dict):
+    """Sessions (n x 10) and dropout wave index (n) given the solved intercepts."""
+    potential = _sessions(params, draw, solved["session_intercept"], 1.0)
+    dropped = _dropout(params, draw, potential, theta, solved["dropout_intercept"])
+    sessions = _sessions(params, draw, solved["session_intercept"], _activity(params, dropped))
+    return sessions, dropped
+
+
+def _wai(params: dict, draw: dict, location: float) -> np.ndarray:
+    """WAI-SR item scores 1..5, n x 12."""
+    al = params["alliance"]
+    locs = np.full(WAI_ITEMS, location)
+    scores = grm_sample(draw["alliance"], al["discrimination"], locs, al["category_steps"], draw["unif_wai"])
+    return scores + 1
+
+
+# ----------------------------------------------------------------------------- calibration
+def _bisect(fn, target: float, lo: float, hi: float, iters: int = 40) -> float:
+    """Root of the increasing function ``fn(x) - target`` on [lo, hi]."""
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        if fn(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _week_index(params: dict, week: int) -> int:
+    return list(params["weeks"]).index(week)
+
+
+def _population_d(params: dict, draw: dict, scale: dict[str, float]) -> dict[str, float]:
+    theta = _theta(params, draw, scale)
+    last = _week_index(params, 10)
+    d = {}
+    for m in INSTRUMENTS:
+        first_items = _items(params, theta[:, 0, :], draw["unif_items"][:, 0])[m].sum(1)
+        last_items = _items(params, theta[:, last, :], draw["unif_items"][:, last])[m].sum(1)
+        d[m] = cohens_d(first_items, last_items)
+    return d
+
+
+def _solve(params: dict) -> dict[str, Any]:
+    """Solve the four calibrated scalars on the calibration draw (see module docstring)."""
+    cal = params["calibration"]
+    targets = params["targets"]
+    draw = _draw(params, cal["n"], cal["seed"])
+    scale = {}
+    for m in INSTRUMENTS:
+        other = dict.fromkeys(INSTRUMENTS, 1.0)
+
+        def d_of(k, m=m, other=other):
+            return _population_d(params, draw, {**other, m: k})[m]
+
+        scale[m] = _bisect(d_of, targets["cohens_d"][m], 0.0, 6.0, iters=30)
+    theta = _theta(params, draw, scale)
+    per_person = targets["total_sessions"] / targets["sessions_per_n"]
+    solved = {"session_intercept": 0.0, "dropout_intercept": 0.0}
+    for _ in range(8):
+
+        def dropped_share(b):
+            potential = _sessions(params, draw, solved["session_intercept"], 1.0)
+            return float((_dropout(params, draw, potential, theta, b) > 0).mean())
+
+        solved["dropout_intercept"] = _bisect(dropped_share, targets["dropout_by_week10"], -12, 8)
+        sessions, _ = _engagement(params, draw, theta, solved)
+        step = np.log(per_person / sessions.sum(1).mean())
+        solved["session_intercept"] += step
+        if abs(step) < 1e-3:
+            break
+    _, dropped = _engagement(params, draw, theta, solved)
+    seen6 = (dropped == 0) | (dropped > _week_index(params, 6))
+
+    def wai_mean(loc):
+        return float(-_wai(params, draw, loc)[seen6].mean())
+
+    location = _bisect(wai_mean, -targets["alliance_mean"], -6, 6)
+    return {"change_scale": scale, **solved, "alliance_location": location}
+
+
+@lru_cache(maxsize=16)
+def _solve_cached(key: str) -> str:
+    return json.dumps(_solve(json.loads(key)))
+
+
+def solve_calibration(params: dict) -> dict[str, Any]:
+    """The solved scalars for ``params`` (cached, so replications pay once)."""
+    return json.loads(_solve_cached(json.dumps(params, sort_keys=True)))
+
+
+def _truth(params: dict, solved: dict) -> dict[str, Any]:
+    """Generating values from a large no-dropout draw: class trajectories and population d."""
+    cal = params["calibration"]
+    draw = _draw(params, cal["n"], cal["seed"] + 1)
+    theta = _theta(params, draw, solved["change_scale"])
+    weeks = params["weeks"]
+    totals = {m: np.zeros((len(draw["cls"]), len(weeks))) for m in INSTRUMENTS}
+    for w in range(len(weeks)):
+        items = _items(params, theta[:, w, :], draw["unif_items"][:, w])
+        for m in INSTRUMENTS:
+            totals[m][:, w] = items[m].sum(1)
+    trajectories = {
+        m: {
+            c: {int(wk): float(totals[m][draw["cls"] == i, w].mean()) for w, wk in enumerate(weeks)}
+            for i, c in enumerate(CLASSES)
+        }
+        for m in INSTRUMENTS
+    }
+    last = _week_index(params, 10)
+    d = {m: cohens_d(totals[m][:, 0], totals[m][:, last]) for m in INSTRUMENTS}
+    d_z = {m: float((totals[m][:, 0] - totals[m][:, last]).mean() / (totals[m][:, 0] - totals[m][:, last]).std(ddof=1)) for m in INSTRUMENTS}
+    return {
+        "class_shares": dict(params["classes"]["shares"]),
+        "class_trajectories": trajectories,
+        "mean_trajectory": {
+            m: {int(wk): float(totals[m][:, w].mean()) for w, wk in enumerate(weeks)}
+            for m in INSTRUMENTS
+        },
+        "cohens_d": d,
+        "cohens_d_definition": COHENS_D_DEFINITION,
+        "cohens_d_z": d_z,
+        "dropout_by_week10": params["targets"]["dropout_by_week10"],
+        "dropout_mechanism": params["dropout"]["mechanism"],
+        "alliance_mean_week6": params["targets"]["alliance_mean"],
+        "sessions_per_participant": params["targets"]["total_sessions"]
+        / params["targets"]["sessions_per_n"],
+        "solved": solved,
+        "truth_draw_n": cal["n"],
+    }
