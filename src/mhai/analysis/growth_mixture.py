@@ -82,7 +82,7 @@ def _log_joint(d: _Data, beta, log_pi, tau2, sigma2):
     return ll + log_pi[:, None, :], sr, ss
 
 
-def _m_step(d: _Data, w, sr, beta_old, tau2, sigma2, ridge=1e-8):
+def _m_step(d: _Data, w, sr, tau2, sigma2, ridge=1e-8):
     """One ECM update of (pi, beta, sigma2, tau2) from posteriors ``w`` (S, n, K)."""
     S, n, K = w.shape
     P = d.X.shape[1]
@@ -137,7 +137,7 @@ def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator):
     zero_beta = np.zeros((S, k, J, d.X.shape[1]))
     _, sr, _ = _class_terms(d, zero_beta, tau2, sigma2)
     # With b fixed at zero (tau2 -> tiny) the M-step is plain weighted least squares.
-    log_pi, beta, _, _ = _m_step(d, w, sr, zero_beta, np.full_like(tau2, 1e-9), sigma2)
+    log_pi, beta, _, _ = _m_step(d, w, sr, np.full_like(tau2, 1e-9), sigma2)
     return log_pi, beta, tau2, sigma2
 
 
@@ -325,7 +325,7 @@ def fit_growth_mixture(
             break
         prev = total
         w = np.exp(lj - norm)
-        log_pi, beta, tau2, sigma2 = _m_step(d, w, sr, beta, tau2, sigma2)
+        log_pi, beta, tau2, sigma2 = _m_step(d, w, sr, tau2, sigma2)
     lj, _, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
     norm = logsumexp(lj, axis=2, keepdims=True)
     total = norm.sum((1, 2))
@@ -383,7 +383,7 @@ def _order_by_label(fit: GrowthMixtureFit) -> GrowthMixtureFit:
 def select_k(
     fits: list[GrowthMixtureFit], min_share: float = 0.05
 ) -> tuple[GrowthMixtureFit, list[dict]]:
-    """Pick the lowest-BIC model among converged ones whose smallest class holds at least
+    """Pick the lowest-BIC model among those whose smallest class holds at least
     ``min_share`` of people (K=1 always qualifies); returns it and one summary row per K."""
     eligible = [f for f in fits if f.k == 1 or (f.smallest_share >= min_share)]
     chosen = min(eligible, key=lambda f: f.bic)

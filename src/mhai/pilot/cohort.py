@@ -372,3 +372,195 @@ def _truth(params: dict, solved: dict) -> dict[str, Any]:
         "solved": solved,
         "truth_draw_n": cal["n"],
     }
+
+
+# ----------------------------------------------------------------------------- assembly
+def _interpolate_states(params: dict, theta: np.ndarray) -> np.ndarray:
+    """Latent severity at every week 0..10 by linear interpolation between waves (n x 11 x 2)."""
+    weeks = np.asarray(params["weeks"], dtype=float)
+    grid = np.arange(0, 11, dtype=float)
+    hi = np.clip(np.searchsorted(weeks, grid, side="left"), 1, len(weeks) - 1)
+    lo = hi - 1
+    frac = (grid - weeks[lo]) / (weeks[hi] - weeks[lo])
+    return theta[:, lo, :] * (1 - frac)[None, :, None] + theta[:, hi, :] * frac[None, :, None]
+
+
+def _demographics(params: dict, draw: dict, ids: list[str], dropped: np.ndarray) -> pd.DataFrame:
+    demo = params["demographics"]
+    age = demo["age"]
+    ages = np.clip(np.round(age["mean"] + age["sd"] * draw["age"]), age["min"], age["max"])
+    genders = list(demo["gender"])
+    g_cum = np.cumsum([demo["gender"][g] for g in genders])
+    locales = demo["locales"]
+    l_cum = np.cumsum([loc["share"] for loc in locales])
+    g_idx = np.minimum(np.searchsorted(g_cum / g_cum[-1], draw["unif_demo"][:, 0]), len(genders) - 1)
+    l_idx = np.minimum(np.searchsorted(l_cum / l_cum[-1], draw["unif_demo"][:, 1]), len(locales) - 1)
+    weeks = np.asarray(params["weeks"])
+    return pd.DataFrame(
+        {
+            "participant_id": ids,
+            "age": ages.astype(int),
+            "gender": [genders[i] for i in g_idx],
+            "region": [locales[i]["region"] for i in l_idx],
+            "language": [locales[i]["language"] for i in l_idx],
+            "trajectory_class": [CLASSES[c] for c in draw["cls"]],
+            "dropout_week": pd.array(
+                [int(weeks[d]) if d > 0 else None for d in dropped], dtype="Int64"
+            ),
+        }
+    )
+
+
+def _assessments(params: dict, draw: dict, theta, ids, dropped) -> pd.DataFrame:
+    weeks = params["weeks"]
+    frames = []
+    for w, week in enumerate(weeks):
+        seen = np.flatnonzero((dropped == 0) | (w < dropped))
+        items = _items(params, theta[seen, w, :], draw["unif_items"][seen, w])
+        for m in INSTRUMENTS:
+            k = N_ITEMS[m]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "participant_id": np.repeat(np.asarray(ids)[seen], k),
+                        "week": week,
+                        "instrument": m,
+                        "item": np.tile(np.arange(1, k + 1), len(seen)),
+                        "score": items[m].reshape(-1),
+                    }
+                )
+            )
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["participant_id", "week", "instrument", "item"], ignore_index=True)
+
+
+def _alliance(params, draw, ids, dropped, location) -> pd.DataFrame:
+    seen = np.flatnonzero((dropped == 0) | (dropped > _week_index(params, 6)))
+    scores = _wai(params, draw, location)[seen]
+    return pd.DataFrame(
+        {
+            "participant_id": np.repeat(np.asarray(ids)[seen], WAI_ITEMS),
+            "week": 6,
+            "item": np.tile(np.arange(1, WAI_ITEMS + 1), len(seen)),
+            "score": scores.reshape(-1),
+        }
+    )
+
+
+def _social(params, draw, theta, ids, dropped) -> pd.DataFrame:
+    """Social measures at weeks 0 and 10, tied to baseline severity and symptom improvement."""
+    sym = params["symptoms"]
+    severity = draw["u"][:, 0] / sym["intercept_sd"]
+    improvement = theta[:, 0, 0] - theta[:, _week_index(params, 10), 0]
+    rows = []
+    for j, name in enumerate(SOCIAL_MEASURES):
+        p = params["social"][name]
+        r = p["symptom_corr"]
+        z0, z1 = draw["z_social"][:, j, 0], draw["z_social"][:, j, 1]
+        base = p["mean"] + p["sd"] * (r * severity + np.sqrt(1 - r**2) * z0)
+        final = base + p["sd"] * (p["improvement_effect"] * improvement + p["noise_sd"] * z1)
+        for week, values, seen in ((0, base, np.ones(len(ids), bool)), (10, final, dropped == 0)):
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "participant_id": np.asarray(ids)[seen],
+                        "week": week,
+                        "measure": name,
+                        "score": np.clip(values[seen], p["min"], p["max"]).round(3),
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _session_plan(params, draw, ids, sessions) -> pd.DataFrame:
+    """One row per session with its minutes and user words (log-normal, propensity-linked)."""
+    eng = params["engagement"]
+    person, week_idx = np.nonzero(sessions)
+    counts = sessions[person, week_idx]
+    person = np.repeat(person, counts)
+    week = ENGAGEMENT_WEEKS[np.repeat(week_idx, counts)]
+    index = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.array([], int)
+    rng = draw["rng"]
+    sd = eng["minutes_log_sd"]
+    log_minutes = (
+        np.log(eng["minutes_mean"])
+        - sd**2 / 2
+        + eng["minutes_propensity_coef"] * draw["propensity"][person]
+        + sd * rng.standard_normal(len(person))
+    )
+    minutes = np.exp(log_minutes)
+    wsd = eng["words_log_sd"]
+    words = minutes * eng["words_per_minute"] * np.exp(wsd * rng.standard_normal(len(person)) - wsd**2 / 2)
+    return pd.DataFrame(
+        {
+            "participant_id": np.asarray(ids)[person],
+            "week": week.astype(int),
+            "session_index": index.astype(int),
+            "minutes": minutes.round(2),
+            "user_words": np.maximum(1, np.round(words)).astype(int),
+        }
+    )
+
+
+def simulate_cohort(params: dict, n: int, seed: int) -> Cohort:
+    """Simulate ``n`` enrolled participants from the ``pilot.cohort`` config section."""
+    if n < 1:
+        raise ValueError(f"cohort size must be at least 1, got {n}")
+    solved = solve_calibration(params)
+    draw = _draw(params, n, seed)
+    theta = _theta(params, draw, solved["change_scale"])
+    sessions, dropped = _engagement(params, draw, theta, solved)
+    ids = [f"P{i + 1:04d}" for i in range(n)]
+    plan = _session_plan(params, draw, ids, sessions)
+    engagement = (
+        plan.groupby(["participant_id", "week"], as_index=False)
+        .agg(sessions=("session_index", "size"), minutes=("minutes", "sum"), user_words=("user_words", "sum"))
+        .set_index(["participant_id", "week"])
+        .reindex(pd.MultiIndex.from_product([ids, ENGAGEMENT_WEEKS], names=["participant_id", "week"]))
+        .fillna(0)
+        .astype({"sessions": int, "user_words": int})
+        .reset_index()
+    )
+    sym = params["symptoms"]
+    latent = _interpolate_states(params, theta)
+    states = pd.DataFrame(
+        {
+            "participant_id": np.repeat(ids, latent.shape[1]),
+            "week": np.tile(np.arange(latent.shape[1]), n),
+        }
+    )
+    for j, (m, col) in enumerate(zip(INSTRUMENTS, ("phq9_expected", "gad7_expected"), strict=True)):
+        states[col] = grm_expected_total(
+            latent[:, :, j], sym["discrimination"][m], sym["item_location"][m], sym["category_steps"]
+        ).reshape(-1)
+    return Cohort(
+        participants=_demographics(params, draw, ids, dropped),
+        assessments=_assessments(params, draw, theta, ids, dropped),
+        alliance=_alliance(params, draw, ids, dropped, solved["alliance_location"]),
+        social=_social(params, draw, theta, ids, dropped),
+        engagement=engagement,
+        session_plan=plan,
+        states=states,
+        screening={
+            "screened": int(draw["screened"]),
+            "enrolled": n,
+            "screen_fails": int(draw["screened"] - n),
+        },
+        truth=truth_for(params),
+    )
+
+
+@lru_cache(maxsize=16)
+def _truth_cached(key: str) -> str:
+    params = json.loads(key)
+    return json.dumps(_truth(params, solve_calibration(params)))
+
+
+def truth_for(params: dict) -> dict[str, Any]:
+    """The generating truth for ``params`` (cached; keys of week dicts are ints)."""
+    truth = json.loads(_truth_cached(json.dumps(params, sort_keys=True)))
+    for key in ("class_trajectories",):
+        truth[key] = {m: {c: {int(k): v for k, v in t.items()} for c, t in by.items()} for m, by in truth[key].items()}
+    truth["mean_trajectory"] = {m: {int(k): v for k, v in t.items()} for m, t in truth["mean_trajectory"].items()}
+    return truth
