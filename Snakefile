@@ -15,12 +15,18 @@ validate(
 )
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/data.smk"
+# Stage files append to TARGETS; report.smk reads it, so it is included last.
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        "results/provenance.json",

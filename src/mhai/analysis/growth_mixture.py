@@ -22,7 +22,9 @@ from scipy.special import logsumexp
 
 LOG2PI = np.log(2 * np.pi)
 SHAPES = ("quadratic", "piecewise")
-LABEL_ORDER = ("improving", "non_responder", "rapid_improver")
+# All starts run PRUNE_AFTER EM iterations; the KEEP_STARTS best then run to convergence.
+PRUNE_AFTER = 30
+KEEP_STARTS = 4
 
 
 def design(weeks: np.ndarray, shape: str = "quadratic", knot: float = 4.0) -> np.ndarray:
@@ -39,7 +41,8 @@ def design(weeks: np.ndarray, shape: str = "quadratic", knot: float = 4.0) -> np
 
 @dataclass
 class _Data:
-    """Observed data in the shapes EM needs; ``M`` marks observed cells."""
+    """Observed data in the shapes EM needs; ``M`` marks observed cells (1.0) and the ``_j``
+    arrays are outcome-major copies for batched matrix products."""
 
     Y0: np.ndarray  # (n, J, T), zeros where missing
     M: np.ndarray  # (n, J, T) float 0/1
@@ -54,20 +57,33 @@ class _Data:
         M = np.isfinite(Y).astype(float)
         return cls(np.where(M > 0, Y, 0.0), M, M.sum(-1), X)
 
-    @property
-    def MX(self) -> np.ndarray:  # (n, J, P)
-        return np.einsum("njt,tp->njp", self.M, self.X)
+    def __post_init__(self):
+        n, J, T = self.Y0.shape
+        P = self.X.shape[1]
+        self.M_j = np.ascontiguousarray(self.M.transpose(1, 0, 2))  # (J, n, T)
+        self.Y_j = np.ascontiguousarray(self.Y0.transpose(1, 0, 2))
+        self.ysum = self.Y0.sum(-1)  # (n, J)
+        self.yy = (self.Y0**2).sum(-1)
+        self.MX = self.M @ self.X  # (n, J, P)
+        self.MX_j = np.ascontiguousarray(self.MX.transpose(1, 0, 2))  # (J, n, P)
+        self.MXX = np.einsum("njt,tp,tq->njpq", self.M, self.X, self.X).reshape(n, J * P * P)
+        self.MXY = (self.Y0 @ self.X).reshape(n, J * P)
 
 
 def _class_terms(d: _Data, beta, tau2, sigma2):
     """Class-conditional log-density (S, n, K) and per-(S, n, K, J) residual sums."""
-    mu = np.einsum("skjp,tp->skjt", beta, d.X)
-    sr = (d.Y0.sum(-1)[None, :, None, :]) - np.einsum("njt,skjt->snkj", d.M, mu)
-    ss = (
-        (d.Y0**2).sum(-1)[None, :, None, :]
-        - 2 * np.einsum("njt,skjt->snkj", d.Y0, mu)
-        + np.einsum("njt,skjt->snkj", d.M, mu**2)
-    )
+    S, K, J, _ = beta.shape
+    n, T = d.Y0.shape[0], d.X.shape[0]
+    mu = (beta @ d.X.T).transpose(2, 3, 0, 1).reshape(J, T, S * K)
+
+    def per_person(A):  # (J, n, T) @ (J, T, S*K) -> (S, n, K, J)
+        return (A @ mu).reshape(J, n, S, K).transpose(2, 1, 3, 0)
+
+    def per_person_sq(A):
+        return (A @ mu**2).reshape(J, n, S, K).transpose(2, 1, 3, 0)
+
+    sr = d.ysum[None, :, None, :] - per_person(d.M_j)
+    ss = d.yy[None, :, None, :] - 2 * per_person(d.Y_j) + per_person_sq(d.M_j)
     s2 = sigma2[:, None, None, :]
     t2 = tau2[:, None, None, :]
     mm = d.m[None, :, None, :]
@@ -85,7 +101,7 @@ def _log_joint(d: _Data, beta, log_pi, tau2, sigma2):
 def _m_step(d: _Data, w, sr, tau2, sigma2, ridge=1e-8):
     """One ECM update of (pi, beta, sigma2, tau2) from posteriors ``w`` (S, n, K)."""
     S, n, K = w.shape
-    P = d.X.shape[1]
+    J, P = d.Y0.shape[1], d.X.shape[1]
     s2 = sigma2[:, None, None, :]
     mm = d.m[None, :, None, :]
     prec = 1.0 / tau2[:, None, None, :] + mm / s2
@@ -93,10 +109,12 @@ def _m_step(d: _Data, w, sr, tau2, sigma2, ridge=1e-8):
     v = 1.0 / prec
     pi = np.clip(w.mean(1), 1e-10, None)
     pi /= pi.sum(-1, keepdims=True)
-    MXX = np.einsum("njt,tp,tq->njpq", d.M, d.X, d.X)
-    A = np.einsum("snk,njpq->skjpq", w, MXX) + ridge * np.eye(P)
-    MXY = np.einsum("njt,tp->njp", d.Y0, d.X)
-    rhs = np.einsum("snk,njp->skjp", w, MXY) - np.einsum("snk,snkj,njp->skjp", w, bhat, d.MX)
+    wt = w.transpose(0, 2, 1)  # (S, K, n)
+    A = (wt @ d.MXX).reshape(S, K, J, P, P) + ridge * np.eye(P)
+    wb = (w[..., None] * bhat).transpose(3, 0, 2, 1).reshape(J, S * K, n)
+    rhs = (wt @ d.MXY).reshape(S, K, J, P) - (wb @ d.MX_j).reshape(J, S, K, P).transpose(
+        1, 2, 0, 3
+    )
     beta = np.linalg.solve(A, rhs[..., None])[..., 0]
     _, sr_new, ss_new = _class_terms(d, beta, tau2, sigma2)
     resid = ss_new - 2 * bhat * sr_new + mm * bhat**2 + mm * v
@@ -320,6 +338,11 @@ def fit_growth_mixture(
         lj, sr, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
         norm = logsumexp(lj, axis=2, keepdims=True)
         total = norm.sum((1, 2))
+        if it == PRUNE_AFTER and len(total) > KEEP_STARTS:
+            # Short runs from every start, then only the most promising continue.
+            top = np.argsort(-np.nan_to_num(total, nan=-np.inf))[:KEEP_STARTS]
+            lj, sr, norm, total, prev, done = (a[top] for a in (lj, sr, norm, total, prev, done))
+            log_pi, beta, tau2, sigma2 = (a[top] for a in (log_pi, beta, tau2, sigma2))
         done |= np.abs(total - prev) < tol * np.abs(total)
         if done.all():
             break

@@ -28,7 +28,7 @@ STOPWORDS = frozenset(
     once only or other our ours ourselves out over own really same she should so some still such
     than that the their theirs them themselves then there these they this those through to too
     under until up very was we were what when where which while who whom why will with would you
-    your yours yourself yourselves yeah yes okay ok thing things something anything everything
+    your yours yourself yourselves cannot yeah yes okay ok thing things something anything everything
     nothing someone anyone everyone one ones lot lots way make makes made go going gone know
     feel feeling feels felt think want wants say said people time times day days
     """.split()

@@ -302,9 +302,9 @@ def _solve(params: dict) -> dict[str, Any]:
     per_person = targets["total_sessions"] / targets["sessions_per_n"]
     solved = {"session_intercept": 0.0, "dropout_intercept": 0.0}
     for _ in range(8):
+        potential = _sessions(params, draw, solved["session_intercept"], 1.0)
 
-        def dropped_share(b):
-            potential = _sessions(params, draw, solved["session_intercept"], 1.0)
+        def dropped_share(b, potential=potential):
             return float((_dropout(params, draw, potential, theta, b) > 0).mean())
 
         solved["dropout_intercept"] = _bisect(dropped_share, targets["dropout_by_week10"], -12, 8)

@@ -162,6 +162,7 @@ def trainer_config(recipe: Recipe, output_dir: str | Path, *, seed: int, report_
         "disable_tqdm": False,
         "save_strategy": "steps",
         "eval_strategy": "steps",
+        "include_num_input_tokens_seen": "non_padding",
         **recipe.training,
         "output_dir": str(output_dir),
         "report_to": report_to,
