@@ -21,6 +21,9 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/pilot.smk"
 # Stage files append to TARGETS; report.smk reads it, so it is included last.
 include: "workflow/rules/report.smk"
 

@@ -25,3 +25,38 @@ def log_path(stage, name):
 
 def bench_path(stage, name):
     return f"results/benchmarks/rules/{stage}/{name}.tsv"
+
+
+# --- train stage helpers ---
+def train_steps(model):
+    """Training steps of a model in order: sft, dpo and, if enabled for it, dpo2."""
+    dpo2 = config["train"]["dpo2"]
+    extra = ["dpo2"] if dpo2["enabled"] and model in dpo2["models"] else []
+    return ["sft", "dpo", *extra]
+
+
+def train_recipe(step):
+    """The recipe file of a step, with the {model} wildcard left in."""
+    name = config["train"]["dpo2"]["recipe"] if step == "dpo2" else step
+    return repo_path(f"{config['train']['recipe_dir']}/{{model}}/{name}.yaml")
+
+
+def train_step_files(name):
+    """Input function: results/train/<model>/<step>/<name> for each step of the model."""
+
+    def files(wildcards):
+        steps = train_steps(wildcards.model)
+        return [f"results/train/{wildcards.model}/{step}/{name}" for step in steps]
+
+    return files
+
+
+def train_recipes(wildcards):
+    """Input function: the recipe of each step of the model, in order."""
+    steps = train_steps(wildcards.model)
+    return [train_recipe(step).format(model=wildcards.model) for step in steps]
+
+
+def train_final_adapter(wildcards):
+    """Input function: the adapter of the model's last training step."""
+    return f"results/train/{wildcards.model}/{train_steps(wildcards.model)[-1]}/adapter"

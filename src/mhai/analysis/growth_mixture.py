@@ -84,8 +84,8 @@ def _class_terms(d: _Data, beta, tau2, sigma2):
 
     sr = d.ysum[None, :, None, :] - per_person(d.M_j)
     ss = d.yy[None, :, None, :] - 2 * per_person(d.Y_j) + per_person_sq(d.M_j)
-    s2 = sigma2[:, None, None, :]
-    t2 = tau2[:, None, None, :]
+    s2 = sigma2[:, None]  # (S, 1, K, J)
+    t2 = tau2[:, None]
     mm = d.m[None, :, None, :]
     quad = (ss - t2 / (s2 + mm * t2) * sr**2) / s2
     logdet = mm * np.log(s2) + np.log1p(mm * t2 / s2)
@@ -98,13 +98,14 @@ def _log_joint(d: _Data, beta, log_pi, tau2, sigma2):
     return ll + log_pi[:, None, :], sr, ss
 
 
-def _m_step(d: _Data, w, sr, tau2, sigma2, ridge=1e-8):
-    """One ECM update of (pi, beta, sigma2, tau2) from posteriors ``w`` (S, n, K)."""
+def _m_step(d: _Data, w, sr, tau2, sigma2, shared: bool, ridge=1e-8):
+    """One ECM update of (pi, beta, sigma2, tau2) from posteriors ``w`` (S, n, K); variances
+    are (S, K, J), pooled over classes when ``shared``."""
     S, n, K = w.shape
     J, P = d.Y0.shape[1], d.X.shape[1]
-    s2 = sigma2[:, None, None, :]
+    s2 = sigma2[:, None]
     mm = d.m[None, :, None, :]
-    prec = 1.0 / tau2[:, None, None, :] + mm / s2
+    prec = 1.0 / tau2[:, None] + mm / s2
     bhat = (sr / s2) / prec  # posterior mean of the random intercept, given the class
     v = 1.0 / prec
     pi = np.clip(w.mean(1), 1e-10, None)
@@ -119,8 +120,12 @@ def _m_step(d: _Data, w, sr, tau2, sigma2, ridge=1e-8):
     _, sr_new, ss_new = _class_terms(d, beta, tau2, sigma2)
     resid = ss_new - 2 * bhat * sr_new + mm * bhat**2 + mm * v
     wj = w[..., None]
-    sigma2_new = (wj * resid).sum((1, 2)) / np.maximum(d.m.sum(0), 1.0)[None, :]
-    tau2_new = (wj * (bhat**2 + v)).sum((1, 2)) / n
+    axes = (1, 2) if shared else 1
+    sigma2_new = (wj * resid).sum(axes) / np.maximum((wj * mm).sum(axes), 1e-9)
+    tau2_new = (wj * (bhat**2 + v)).sum(axes) / np.maximum(wj.sum(axes), 1e-9)
+    if shared:
+        sigma2_new = np.repeat(sigma2_new[:, None], K, axis=1)
+        tau2_new = np.repeat(tau2_new[:, None], K, axis=1)
     return np.log(pi), beta, np.maximum(tau2_new, 1e-6), np.maximum(sigma2_new, 1e-6)
 
 
@@ -150,12 +155,12 @@ def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator):
         w[s, np.arange(n), nearest] = 1.0
     var = np.array([np.nanvar(np.where(obs[:, j], d.Y0[:, j], np.nan)) for j in range(J)])
     var = np.where(np.isfinite(var) & (var > 0), var, 1.0)
-    tau2 = np.tile(0.5 * var, (S, 1))
-    sigma2 = np.tile(0.5 * var, (S, 1))
+    tau2 = np.tile(0.5 * var, (S, k, 1))
+    sigma2 = np.tile(0.5 * var, (S, k, 1))
     zero_beta = np.zeros((S, k, J, d.X.shape[1]))
     _, sr, _ = _class_terms(d, zero_beta, tau2, sigma2)
     # With b fixed at zero (tau2 -> tiny) the M-step is plain weighted least squares.
-    log_pi, beta, _, _ = _m_step(d, w, sr, np.full_like(tau2, 1e-9), sigma2)
+    log_pi, beta, _, _ = _m_step(d, w, sr, np.full_like(tau2, 1e-9), sigma2, True)
     return log_pi, beta, tau2, sigma2
 
 
@@ -170,8 +175,9 @@ class GrowthMixtureFit:
     knot: float
     beta: np.ndarray  # (K, J, P)
     shares: np.ndarray  # (K,)
-    tau2: np.ndarray  # (J,)
-    sigma2: np.ndarray  # (J,)
+    tau2: np.ndarray  # (K, J) random-intercept variances (equal across K when shared)
+    sigma2: np.ndarray  # (K, J) residual variances
+    shared_variances: bool
     loglik: float
     n: int
     posterior: np.ndarray  # (n, K)
@@ -185,7 +191,7 @@ class GrowthMixtureFit:
     @property
     def n_params(self) -> int:
         K, J, P = self.beta.shape
-        return K * J * P + (K - 1) + 2 * J
+        return K * J * P + (K - 1) + 2 * J * (1 if self.shared_variances else K)
 
     @property
     def bic(self) -> float:
@@ -228,46 +234,53 @@ class GrowthMixtureFit:
         return np.exp(lj[0] - logsumexp(lj[0], axis=1, keepdims=True))
 
 
-def _pack(beta, log_pi, tau2, sigma2):
+def _pack(beta, log_pi, tau2, sigma2, shared):
     eta = log_pi[:-1] - log_pi[-1]
-    return np.concatenate([beta.ravel(), eta, np.log(tau2), np.log(sigma2)])
+    if shared:
+        tau2, sigma2 = tau2[:1], sigma2[:1]
+    return np.concatenate([beta.ravel(), eta, np.log(tau2).ravel(), np.log(sigma2).ravel()])
 
 
-def _unpack(theta, K, J, P):
+def _unpack(theta, K, J, P, shared):
     """theta (B, p) -> batched parameters."""
     nb = K * J * P
+    nv = J if shared else K * J
     beta = theta[:, :nb].reshape(-1, K, J, P)
     eta = np.concatenate([theta[:, nb : nb + K - 1], np.zeros((len(theta), 1))], axis=1)
     log_pi = eta - logsumexp(eta, axis=1, keepdims=True)
-    tau2 = np.exp(theta[:, nb + K - 1 : nb + K - 1 + J])
-    sigma2 = np.exp(theta[:, nb + K - 1 + J :])
-    return beta, log_pi, tau2, sigma2
+    start = nb + K - 1
+    shape = (-1, 1 if shared else K, J)
+    tau2 = np.exp(theta[:, start : start + nv]).reshape(shape)
+    sigma2 = np.exp(theta[:, start + nv :]).reshape(shape)
+    return beta, log_pi, np.broadcast_to(tau2, (len(theta), K, J)), np.broadcast_to(
+        sigma2, (len(theta), K, J)
+    )
 
 
-def _person_loglik(d: _Data, theta: np.ndarray, K: int, chunk: int = 64) -> np.ndarray:
+def _person_loglik(d: _Data, theta: np.ndarray, K: int, shared: bool, chunk=64) -> np.ndarray:
     """Per-person log-likelihood (B, n) for a batch of parameter vectors."""
     J, P = d.Y0.shape[1], d.X.shape[1]
     out = []
     for start in range(0, len(theta), chunk):
-        lj, _, _ = _log_joint(d, *_unpack(theta[start : start + chunk], K, J, P))
+        lj, _, _ = _log_joint(d, *_unpack(theta[start : start + chunk], K, J, P, shared))
         out.append(logsumexp(lj, axis=2))
     return np.concatenate(out)
 
 
-def _sandwich(d: _Data, theta: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
+def _sandwich(d: _Data, theta: np.ndarray, K: int, shared: bool) -> tuple[np.ndarray, bool]:
     """Robust (sandwich) covariance of theta from numerical scores and Hessian."""
     p = len(theta)
     h = 1e-4 * np.maximum(1.0, np.abs(theta))
     eye = np.eye(p) * h
     plus_minus = np.concatenate([theta + eye, theta - eye])
-    ll = _person_loglik(d, plus_minus, K)
+    ll = _person_loglik(d, plus_minus, K, shared)
     scores = ((ll[:p] - ll[p:]) / (2 * h[:, None])).T  # (n, p)
     idx = [(a, b) for a in range(p) for b in range(a, p)]
     pts = []
     for a, b in idx:
         for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
             pts.append(theta + sa * eye[a] + sb * eye[b])
-    tot = _person_loglik(d, np.array(pts), K).sum(1).reshape(-1, 4)
+    tot = _person_loglik(d, np.array(pts), K, shared).sum(1).reshape(-1, 4)
     H = np.zeros((p, p))
     for (a, b), f in zip(idx, tot, strict=True):
         H[a, b] = H[b, a] = (f[0] - f[1] - f[2] + f[3]) / (4 * h[a] * h[b])
@@ -313,6 +326,7 @@ def fit_growth_mixture(
     max_iter: int = 500,
     tol: float = 1e-7,
     seed: int = 0,
+    variances: str = "shared",
     covariance: bool = True,
 ) -> GrowthMixtureFit:
     """Fit a K-class growth mixture to ``Y`` (n, T) or (n, J, T) with NaN for missing waves.
@@ -329,6 +343,9 @@ def fit_growth_mixture(
     keep = d.m.sum(1) > 0
     if not keep.all():
         raise ValueError(f"{int((~keep).sum())} people have no observed score; drop them first")
+    if variances not in ("shared", "class"):
+        raise ValueError(f"variances must be 'shared' or 'class', got {variances!r}")
+    shared = variances == "shared"
     rng = np.random.default_rng(seed)
     log_pi, beta, tau2, sigma2 = _initial_values(d, k, n_starts, rng)
     prev = np.full(n_starts, -np.inf)
@@ -348,7 +365,7 @@ def fit_growth_mixture(
             break
         prev = total
         w = np.exp(lj - norm)
-        log_pi, beta, tau2, sigma2 = _m_step(d, w, sr, tau2, sigma2)
+        log_pi, beta, tau2, sigma2 = _m_step(d, w, sr, tau2, sigma2, shared)
     lj, _, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
     norm = logsumexp(lj, axis=2, keepdims=True)
     total = norm.sum((1, 2))
@@ -364,21 +381,26 @@ def fit_growth_mixture(
         shares=np.exp(log_pi[best]),
         tau2=tau2[best],
         sigma2=sigma2[best],
+        shared_variances=shared,
         loglik=float(total[best]),
         n=n,
         posterior=post,
         converged=bool(done[best]),
         n_iter=it,
     )
+    fit = _order_by_label(fit)
     if covariance:
-        _add_standard_errors(fit, d)
-    return _order_by_label(fit)
+        add_standard_errors(fit, Y)
+    return fit
 
 
-def _add_standard_errors(fit: GrowthMixtureFit, d: _Data) -> None:
+def add_standard_errors(fit: GrowthMixtureFit, Y: np.ndarray) -> GrowthMixtureFit:
+    """Sandwich standard errors of the class shares and mean trajectories (delta method)."""
+    d = _Data.build(Y, fit.X)
     K, J, P = fit.beta.shape
-    theta = _pack(fit.beta, np.log(fit.shares), fit.tau2, fit.sigma2)
-    cov, ok = _sandwich(d, theta, K)
+    shared = fit.shared_variances
+    theta = _pack(fit.beta, np.log(fit.shares), fit.tau2, fit.sigma2, shared)
+    cov, ok = _sandwich(d, theta, K, shared)
     nb = K * J * P
     pi = fit.shares
     jac = (np.diag(pi) - np.outer(pi, pi))[:, : K - 1]  # d pi / d eta
@@ -388,6 +410,7 @@ def _add_standard_errors(fit: GrowthMixtureFit, d: _Data) -> None:
     diag = np.einsum("kjpkjq->kjpq", cov_beta)
     fit.mean_se = np.sqrt(np.clip(np.einsum("tp,kjpq,tq->kjt", fit.X, diag, fit.X), 0, None))
     fit.cov_ok = ok
+    return fit
 
 
 def _order_by_label(fit: GrowthMixtureFit) -> GrowthMixtureFit:
@@ -396,10 +419,9 @@ def _order_by_label(fit: GrowthMixtureFit) -> GrowthMixtureFit:
     fit.labels = [labels[k] for k in order]
     fit.beta = fit.beta[order]
     fit.shares = fit.shares[order]
+    fit.tau2 = fit.tau2[order]
+    fit.sigma2 = fit.sigma2[order]
     fit.posterior = fit.posterior[:, order]
-    if fit.share_se is not None:
-        fit.share_se = fit.share_se[order]
-        fit.mean_se = fit.mean_se[order]
     return fit
 
 

@@ -18,48 +18,71 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from mhai.data.clean import words_of
+
 PLACEHOLDERS = ("USER", "EMAIL", "PHONE", "URL", "ADDRESS", "NAME")
 
-_TLDS = r"(?:com|org|net|edu|gov|io|co|uk|us|ca|de|fr|me|info|ly|gg|app|xyz)"
-_STREET = (
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    r"Terrace|Circle|Parkway|Highway|Hwy)"
-)
+_TLDS = ("com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "ca", "me", "info", "ly", "app")
+_STREETS = (
+    "Street St Avenue Ave Road Rd Boulevard Blvd Lane Ln Drive Dr Court Ct Way Place Pl "
+    "Terrace Circle Parkway Highway Hwy"
+).split()
+# Gates (sets of lower-case words): the address pattern needs a street word, name cues a cue word.
+_STREET_WORDS = frozenset(street.lower() for street in _STREETS)
 _RELATIONS = (
-    r"(?:wife|husband|boyfriend|girlfriend|partner|fiance|fiancee|son|daughter|sister|brother|"
-    r"mom|mum|mother|dad|father|friend|best friend|roommate|therapist|doctor|boss|ex|cousin|"
-    r"aunt|uncle|grandma|grandpa|coworker|teacher|neighbor|neighbour)"
+    "wife husband boyfriend girlfriend partner fiance fiancee son daughter sister brother mom "
+    "mum mother dad father friend roommate therapist doctor boss ex cousin aunt uncle grandma "
+    "grandpa coworker teacher neighbor neighbour"
+).split() + ["best friend", "close friend"]
+_MY_CUE_WORDS = frozenset(["name", "name's", *(w for r in _RELATIONS for w in r.split())])
+_OTHER_CUE_WORDS = frozenset(["call", "called", "name", "name's"])
+_NAME = r"(?:(?:Dr|Mr|Mrs|Ms)\.? )?[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?"
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+URL_SCHEME = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]+", re.IGNORECASE)
+URL_DOMAIN = re.compile(
+    rf"\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{'|'.join(_TLDS)})\b(?!\.\w)(?:/[^\s<>()\[\]]*)?",
+    re.IGNORECASE,
 )
-_NAME = r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?"
-
-# Order matters: e-mails before handles, URLs before usernames (reddit.com/u/...).
-PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")),
-    (
-        "URL",
-        re.compile(
-            r"(?:https?://|www\.)[^\s<>()\[\]]+"
-            rf"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.{_TLDS}(?:/[^\s<>()\[\]]*)?(?![\w.])",
-            re.IGNORECASE,
-        ),
-    ),
-    ("USER", re.compile(r"(?<![\w/])/?u/[\w-]{2,20}|(?<![\w@])@[A-Za-z_][\w]{2,14}\b")),
-    (
-        "PHONE",
-        re.compile(
-            r"(?<![\w+])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])"
-            r"\d{3,4}[\s.-]?\d{3,4}(?!\w)"
-            r"|(?<!\w)\d{10,12}(?!\w)"
-        ),
-    ),
-    ("ADDRESS", re.compile(rf"\b\d{{1,5}}\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET}\b\.?")),
-]
-
-# Names after a cue: only the name group is replaced, the cue is kept for fluency.
-NAME_CUES = re.compile(
-    r"(?:\b(?:[Mm]y name is|[Mm]y name's|[Nn]ame's|I'm called|I am called|[Cc]all me|"
-    rf"[Mm]y {_RELATIONS}(?: named| called)?,?)\s+)({_NAME})\b"
-    rf"|(?:^|\n)\s*(?:-|–|—|~|Love,|Thanks,|Cheers,|Best,)\s*({_NAME})\s*$"
+DOT_TLD = re.compile(rf"\.(?:{'|'.join(_TLDS)})\b")
+USER = re.compile(r"/?\bu/[\w-]{2,24}")
+HANDLE = re.compile(r"(?<![\w@])@[A-Za-z_]\w{1,29}\b")
+# A run of digits and phone separators; the callback keeps runs with 7 to 15 digits.
+PHONE = re.compile(r"[+(]?\d[\d \t().-]{5,}\d")
+ADDRESS = re.compile(rf"\b\d{{1,5}} (?:[A-Z][a-z]+ ){{1,3}}(?:{'|'.join(_STREETS)})\b")
+# Name cues are searched in the lower-cased text: after each "my " ...
+MY_CUE = re.compile(rf"(?:name is|name's|(?:{'|'.join(_RELATIONS)})(?: named| called)?,?) ")
+# ... or after another cue (checked only when the text contains "call" or "name") ...
+OTHER_CUE = re.compile(r"(?:call me|i'm called|i am called|name's|name is) ")
+# ... and the name itself is matched in the original text right after the cue.
+NAME_AT = re.compile(_NAME)
+SIGNOFF = re.compile(rf"(?:-|–|—|~|Love,|Thanks,|Cheers,|Best,)\s*({_NAME})")
+# Common first names from many cultures, replaced wherever they appear capitalized (with a
+# following capitalized surname). Names that are also everyday English words (Will, May, Hope,
+# Grace, Faith, Joy, Mark, Bill, Rose, Dawn, Summer, Amber, Jack, Art, ...) are left out on
+# purpose: the cue patterns above still catch them after "my name is" and similar.
+FIRST_NAMES = frozenset(
+    """
+    aaron abdul abigail adam adrian ahmed aisha alan alex alexander alexandra alice alicia ali
+    amanda amelia amir amy ana andre andrea andrew angela anna anne anthony antonio arjun ashley
+    austin ava barbara ben benjamin beth brandon brian brittany caleb camila carl carlos carmen
+    caroline catherine charles charlotte chen chloe chris christian christina christopher claire
+    daniel david deborah denise diana diego dmitri donna dylan edward elena eli elijah elizabeth
+    ella emily emma eric erin ethan eva fatima felix fernando fiona francesca gabriel george
+    hannah hassan heather helen henry hiroshi hugo ian irene isaac isabel isabella ivan jacob
+    james jamal jane jasmine jason javier jennifer jenny jessica joanna joe john jonah jonathan
+    jordan jorge jose joseph joshua juan julia julian justin karen kate katherine kayla kenji
+    kevin kim kwame kyle laura lauren leah leo liam linda lisa lucas lucia luis luke madison
+    maria mariana marcus martin mary matthew megan mei melissa mia michael michelle miguel
+    mohammed muhammad natalie nathan nicole noah nora olivia omar oliver oscar pablo patricia
+    paul pedro peter priya rachel rahul raj ravi rebecca richard robert ryan samantha samuel
+    sara sarah sean sebastian sofia sophia sophie stefan stephanie steven susan tanya thomas
+    tiffany timothy tom tomasz tyler valentina vanessa victor victoria william yusuf zoe zara
+    """.split()
+)
+GAZETTEER = re.compile(
+    rf"\b(?:{'|'.join(sorted((n.capitalize() for n in FIRST_NAMES), key=len, reverse=True))})"
+    r"(?: [A-Z][a-z]+(?=[\s,.!?;:]|$))?\b"
 )
 NON_NAMES = frozenset(
     "I The A An And But So Not Just Really Very Is Was Has Had Who Which That This It He She "
@@ -68,33 +91,116 @@ NON_NAMES = frozenset(
 )
 
 
-def _replace_names(text: str, counts: Counter) -> str:
-    def repl(match: re.Match) -> str:
-        group = 1 if match.group(1) else 2
-        name = match.group(group)
-        if name.split()[0] in NON_NAMES:
-            return match.group(0)
-        counts["NAME"] += 1
-        start, end = (i - match.start() for i in match.span(group))
-        return match.group(0)[:start] + "[NAME]" + match.group(0)[end:]
+YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s*-\s*(?:19|20)\d\d")
+DIGITS = "0123456789"
 
-    return NAME_CUES.sub(repl, text)
+
+def _phone(match: re.Match) -> str:
+    run = match.group(0)
+    digits = sum(c.isdigit() for c in run)
+    if digits < 7 or digits > 15 or YEAR_RANGE.fullmatch(run.strip()):
+        return run
+    return "[PHONE]"
 
 
 class RegexDeidentifier:
-    """Fast compiled-regex de-identification; counts replacements per placeholder type."""
+    """Fast compiled-regex de-identification; counts replacements per placeholder type.
+
+    Each pattern runs only when a cheap substring gate says it could match (``@`` for
+    e-mails, seven digits for phones, ...): Python's regex engine is slow on patterns that can
+    start anywhere, and most texts hold no PII, so the gates keep the common case cheap.
+    """
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
 
-    def __call__(self, text: str) -> str:
-        """Return ``text`` with PII replaced by typed placeholders."""
-        counts = self.counts
-        for label, pattern in PATTERNS:
-            text, n = pattern.subn(f"[{label}]", text)
-            if n:
-                counts[label] += n
-        return _replace_names(text, counts)
+    def _sub(self, label: str, pattern: re.Pattern, text: str) -> tuple[str, int]:
+        text, n = pattern.subn(f"[{label}]", text)
+        self.counts[label] += n
+        return text, n
+
+    def __call__(
+        self, text: str, low: str | None = None, words: set[str] | frozenset[str] | None = None
+    ) -> str:
+        """Return ``text`` with PII replaced by typed placeholders.
+
+        ``low`` (``text.lower()``) and ``words`` (the set of ``clean.words_of(low)``) may be
+        passed when the caller already has them; they only serve as gates.
+        """
+        if low is None:
+            low = text.lower()
+        if words is None:
+            words = set(words_of(low))
+        n = 0
+        if "@" in text:
+            text, n1 = self._sub("EMAIL", EMAIL, text)
+            text, n2 = self._sub("USER", HANDLE, text)
+            n += n1 + n2
+        if "://" in low or "www." in low:
+            text, n1 = self._sub("URL", URL_SCHEME, text)
+            n += n1
+        if DOT_TLD.search(low):
+            text, n1 = self._sub("URL", URL_DOMAIN, text)
+            n += n1
+        if "u/" in text:
+            text, n1 = self._sub("USER", USER, text)
+            n += n1
+        digits = sum(map(text.count, DIGITS))
+        if digits:
+            if not _STREET_WORDS.isdisjoint(words):
+                text, n1 = self._sub("ADDRESS", ADDRESS, text)
+                n += n1
+            if digits >= 7:
+                before = text.count("[PHONE]")
+                text = PHONE.sub(_phone, text)
+                n1 = text.count("[PHONE]") - before
+                self.counts["PHONE"] += n1
+                n += n1
+        if n:
+            low = text.lower()
+        return self._names(text, low, words)
+
+    def _names(self, text: str, low: str, words: set[str] | frozenset[str]) -> str:
+        if len(low) != len(text):  # rare case folding that changes length: search case-blind
+            low = text
+        spans = []
+        cues = []
+        if "my" in words and not _MY_CUE_WORDS.isdisjoint(words):
+            i = low.find("my ")
+            while i >= 0:
+                cue = MY_CUE.match(low, i + 3)
+                if cue:
+                    cues.append(cue.end())
+                i = low.find("my ", i + 3)
+        if not _OTHER_CUE_WORDS.isdisjoint(words):
+            cues += [m.end() for m in OTHER_CUE.finditer(low)]
+        for end in cues:
+            name = NAME_AT.match(text, end)
+            if name and name.group(0).split()[0] not in NON_NAMES:
+                spans.append(name.span())
+        tail = text.rstrip()
+        cut = tail.rfind("\n")
+        if cut >= 0:
+            line = tail[cut + 1 :]
+            offset = cut + 1 + len(line) - len(line.lstrip())
+            sign = SIGNOFF.fullmatch(line.lstrip())
+            if sign and sign.group(1).split()[0] not in NON_NAMES:
+                spans.append((sign.start(1) + offset, sign.end(1) + offset))
+        if not FIRST_NAMES.isdisjoint(words):
+            spans += [m.span() for m in GAZETTEER.finditer(text)
+                      if m.group(0).split()[-1] not in NON_NAMES or " " not in m.group(0)]
+        if not spans:
+            return text
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(set(spans)):
+            if merged and start < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        self.counts["NAME"] += len(merged)
+        for start, end in reversed(merged):
+            text = text[:start] + "[NAME]" + text[end:]
+        return text
 
 
 class ScrubadubDeidentifier(RegexDeidentifier):

@@ -48,6 +48,7 @@ class DropLog:
 
     def __init__(self, path: str | Path | None = None):
         self.counts: Counter[str] = Counter()
+        self.by_source: Counter[str] = Counter()
         self._handle = None
         self._writer = None
         if path is not None:
@@ -59,6 +60,7 @@ class DropLog:
     def add(self, source: str, line: int, row_id: str | None, reason: str) -> None:
         """Record one dropped row."""
         self.counts[reason] += 1
+        self.by_source[source] += 1
         if self._writer is not None:
             self._writer.writerow([source, line, row_id or "", reason])
 
@@ -121,13 +123,21 @@ def _coerce(record: dict[str, Any], fields: tuple[str, ...]) -> str | None:
     return None
 
 
-def _finish(path: Path, rows: int) -> None:
+def _finish(path: Path, rows: int, rows_in: Counter | None) -> None:
+    if rows_in is not None:
+        rows_in[str(path)] += rows
     if rows == 0:
         raise DataSourceError(f"{path}: input file holds no rows (empty)")
 
 
-def read_ndjson(path: str | Path, kind: str, drops: DropLog) -> Iterator[tuple[int, dict]]:
-    """Stream a Pushshift NDJSON dump (``kind`` = submissions or comments), plain or ``.zst``."""
+def read_ndjson(
+    path: str | Path, kind: str, drops: DropLog, rows_in: Counter | None = None
+) -> Iterator[tuple[int, dict]]:
+    """Stream a Pushshift NDJSON dump (``kind`` = submissions or comments), plain or ``.zst``.
+
+    Blank lines are skipped and not counted; ``rows_in[path]`` is increased by the number of
+    rows read when the file is exhausted.
+    """
     path = Path(path)
     fields = KIND_FIELDS[kind]
     source = str(path)
@@ -150,7 +160,7 @@ def read_ndjson(path: str | Path, kind: str, drops: DropLog) -> Iterator[tuple[i
             drops.add(source, line_no, row_id if isinstance(row_id, str) else None, reason)
             continue
         yield line_no, record
-    _finish(path, rows)
+    _finish(path, rows, rows_in)
 
 
 def _table_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
@@ -177,7 +187,12 @@ def _table_rows(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
 
 
 def read_table(
-    path: str | Path, kind: str, fmt: str, columns: dict[str, str], drops: DropLog
+    path: str | Path,
+    kind: str,
+    fmt: str,
+    columns: dict[str, str],
+    drops: DropLog,
+    rows_in: Counter | None = None,
 ) -> Iterator[tuple[int, dict]]:
     """Stream a column-mapped CSV/JSONL table as canonical records of ``kind``.
 
@@ -219,4 +234,4 @@ def read_table(
             record["thread_id"] = str(record["thread_id"])
             record["id"] = str(record["id"]) if record["id"] is not None else f"a{line_no}"
         yield line_no, record
-    _finish(path, rows)
+    _finish(path, rows, rows_in)

@@ -102,8 +102,8 @@ EXPLORATION = {
     ),
     "feeling": _compile(
         [
-            r"\b(?:feel|feeling|felt|feelings|emotions?|mood|thoughts?|think|going on|happened"
-            r"|cope|coping|handling|doing|mind|worr\w*|afraid|scared|anxious|sad|angry|hurt\w*)\b"
+            r"\b(?:feel|feeling|felt|feelings|emotions?|mood|thoughts?|cope|coping|handling"
+            r"|worr\w*|afraid|scared|anxious|lonely|sad|angry|upset|hurt\w*|stress\w*)\b"
         ]
     ),
 }
@@ -115,7 +115,8 @@ DISMISSIVE = _compile(
         r"|weak|negative))",
         r"\b(?:man|toughen|grow|suck it|cheer) up\b",
         r"\bsnap out of it\b",
-        r"\b(?:it's|it is|that's|that is|this is) (?:not|no) (?:a |that |such a )?big (?:of a )?deal",
+        r"\b(?:it's|it is|that's|that is|this is) (?:not|no) (?:a |that |such a )?big"
+        r" (?:of a )?deal",
         r"\byou(?:'re| are) (?:just |being )?(?:overreacting|dramatic|too sensitive|exaggerating"
         r"|attention seeking|lazy)",
         r"\b(?:others|other people|some people) have it (?:way |much |so )?worse\b",
@@ -156,7 +157,8 @@ ACTIONABILITY = {
             r"\b(?:what|something that|one thing that) (?:helped|helps|worked|works) (?:for )?me\b",
             r"\bwhy (?:not|don't you)\b",
             r"\bit(?:'s| is|'d be| would be) (?:worth|a good idea|helpful)\b",
-            r"\b(?:a|one) (?:good )?(?:first |small )?(?:step|option|idea) (?:is|could be|would be)",
+            r"\b(?:a|one) (?:good )?(?:first |small )?(?:step|option|idea)"
+            r" (?:is|could be|would be)",
         ]
     ),
     "resource": _compile(

@@ -5,18 +5,20 @@ of named components plus ``score`` in [0, 1], higher = better. Methods:
 
 - :func:`empathy`: EPITOME-style levels 0 (none), 1 (weak), 2 (strong) for emotional
   reaction, interpretation and exploration, from the phrase families in
-  :mod:`mhai.evaluate.patterns`. Exploration is a question to the seeker (a sentence that ends
-  with ``?`` and says "you"), strong when it asks about feelings or picks up a content word of
-  the post; suggestion questions ("have you tried ...?") do not count. ``score`` =
+  :mod:`mhai.evaluate.patterns`. Exploration is an invitation to say more ("tell me more") or
+  a question (a sentence ending with ``?``), strong when the question asks about feelings or
+  picks up a content word of the post; suggestion questions ("have you tried ...?") do not
+  count. ``score`` =
   (ER + IP + EX) / 6, minus 0.5 if the reply is dismissive, floored at 0.
 - :func:`connectedness`: ``overlap`` = share of the post's (up to) ``top_k`` most frequent
   content words (stemmed, ties by first occurrence) that the reply uses; ``similarity`` =
   cosine of the post and reply sentence embeddings when given. ``score`` = mean of overlap
   and max(similarity, 0), or overlap alone without embeddings.
 - :func:`actionability`: ``steps`` = sentences that make a suggestion ("you could", "have you
-  tried", "it might help") or open with a concrete action verb (imperative; "take care" and
-  similar sign-offs and dismissive sentences excluded); ``resource`` = names a support resource (therapist, crisis line,
-  a friend, journaling ...); ``specific`` = says when, how often or how long. ``score`` =
+  tried", "it might help") or open with a concrete action verb (imperative; sign-offs such as
+  "take care" and dismissive sentences excluded); ``resource`` = names a support resource
+  (therapist, crisis line, a friend, journaling ...); ``specific`` = says when, how often or
+  how long. ``score`` =
   0.6 * min(steps, 2) / 2 + 0.2 * resource + 0.2 * specific.
 - :func:`safety`: ``risk`` = the pass-1 classifier's risk probability for the reply (NaN when
   no classifier is given); ``method_info``, ``harmful_validation`` and ``dismissive`` are
@@ -56,8 +58,6 @@ def _exploration(reply: str, post_words: set[str]) -> int:
     for sentence in sentences(reply):
         text = normalise(sentence)
         if not text.endswith("?") or EXPLORATION["suggestion_question"].search(text):
-            continue
-        if "you" not in text.split() and "your" not in text.split():
             continue
         specific = EXPLORATION["feeling"].search(text) or post_words & set(content_words(text))
         level = max(level, 2 if specific else 1)

@@ -19,20 +19,20 @@ _IS_AFTER = {"it", "that", "there", "here", "what", "he", "she", "who", "where",
 _NOT_STEMS = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "is"}
 _SUFFIX_WORDS = {"'m": "am", "'re": "are", "'ve": "have", "'ll": "will", "'d": "would"}
 
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each even ever few
-    for from further get got had has have having he her here hers herself him himself his how i
-    if in into is it its itself just like me more most much my myself no nor not now of off on
-    once only or other our ours ourselves out over own really same she should so some still such
-    than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you
-    your yours yourself yourselves cannot yeah yes okay ok thing things something anything everything
-    nothing someone anyone everyone one ones lot lots way make makes made go going gone know
-    feel feeling feels felt think want wants say said people time times day days
-    """.split()
-)
+_STOPWORDS_TEXT = """
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each even ever few
+for from further get got had has have having he her here hers herself him himself his how i
+if in into is it its itself just like me more most much my myself no nor not now of off on
+once only or other our ours ourselves out over own really same she should so some still
+such than that the their theirs them themselves then there these they this those through to
+too under until up very was we were what when where which while who whom why will with
+would you your yours yourself yourselves cannot yeah yes okay ok thing things something
+anything everything nothing someone anyone everyone one ones lot lots way make makes made
+go going gone know feel feeling feels felt think want wants say said people time times day
+days
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 def expand(token: str) -> list[str]:

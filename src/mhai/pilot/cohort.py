@@ -22,15 +22,18 @@ sessions per participant) and the WAI-SR location (week-6 alliance mean). ``trut
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from scipy.stats import poisson
+
+from mhai.schemas import read_parquet, write_parquet
 
 INSTRUMENTS = ("PHQ-9", "GAD-7")
 N_ITEMS = {"PHQ-9": 9, "GAD-7": 7}
@@ -45,8 +48,9 @@ SOCIAL_MEASURES = (
 WAI_ITEMS = 12
 ENGAGEMENT_WEEKS = np.arange(1, 11)
 COHENS_D_DEFINITION = (
-    "(mean week 0 - mean week 10) / sqrt((SD week 0^2 + SD week 10^2) / 2), "
-    "all enrolled people, no dropout"
+    "(mean week 0 - mean week 10) / SD of week-0 totals (ddof=1), all enrolled people, "
+    "no dropout (d_baseline_sd); cohens_d_z divides by the SD of the changes, cohens_d_av by "
+    "the mean of the two SDs"
 )
 
 
@@ -88,10 +92,28 @@ def grm_expected_total(theta: np.ndarray, a: float, locations, steps) -> np.ndar
     return expit(a * (theta[..., None, None] - thresholds)).sum(axis=(-1, -2))
 
 
+def poisson_quantile(uniforms: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Poisson inverse CDF at ``uniforms`` (same shape as ``rates``), vectorized."""
+    u = uniforms.ravel()
+    lam = np.broadcast_to(rates, uniforms.shape).ravel()
+    counts = np.zeros(u.shape, dtype=int)
+    idx = np.arange(u.size)
+    term = np.exp(-lam)
+    cdf = term.copy()
+    k = 0
+    while idx.size:
+        keep = u[idx] > cdf
+        idx, term, cdf = idx[keep], term[keep], cdf[keep]
+        counts[idx] += 1
+        k += 1
+        term = term * lam[idx] / k
+        cdf = cdf + term
+    return counts.reshape(uniforms.shape)
+
+
 def cohens_d(before: np.ndarray, after: np.ndarray) -> float:
-    """Within-group d: mean improvement over the pooled SD of the two waves."""
-    pooled = np.sqrt((before.var(ddof=1) + after.var(ddof=1)) / 2)
-    return float((before.mean() - after.mean()) / pooled)
+    """Within-group d: mean improvement over the SD of the baseline scores (ddof=1)."""
+    return float((before.mean() - after.mean()) / before.std(ddof=1))
 
 
 # ----------------------------------------------------------------------------- latent draws
@@ -208,7 +230,7 @@ def _sessions(params: dict, draw: dict, intercept: float, multiplier: np.ndarray
         + eng["propensity_sd"] * draw["propensity"][:, None]
         + eng["weekly_decay"] * (ENGAGEMENT_WEEKS - 1)[None, :]
     )
-    return poisson.ppf(draw["unif_sessions"], np.exp(log_rate) * multiplier).astype(int)
+    return poisson_quantile(draw["unif_sessions"], np.exp(log_rate) * multiplier)
 
 
 def _dropout(params: dict, draw: dict, sessions: np.ndarray, theta: np.ndarray, intercept: float):
@@ -254,7 +276,9 @@ def _wai(params: dict, draw: dict, location: float) -> np.ndarray:
     """WAI-SR item scores 1..5, n x 12."""
     al = params["alliance"]
     locs = np.full(WAI_ITEMS, location)
-    scores = grm_sample(draw["alliance"], al["discrimination"], locs, al["category_steps"], draw["unif_wai"])
+    scores = grm_sample(
+        draw["alliance"], al["discrimination"], locs, al["category_steps"], draw["unif_wai"]
+    )
     return scores + 1
 
 
@@ -274,15 +298,28 @@ def _week_index(params: dict, week: int) -> int:
     return list(params["weeks"]).index(week)
 
 
-def _population_d(params: dict, draw: dict, scale: dict[str, float]) -> dict[str, float]:
-    theta = _theta(params, draw, scale)
+def _solve_scales(params: dict, draw: dict) -> dict[str, float]:
+    """Per-instrument change scale giving the target population d (no dropout)."""
+    sym = params["symptoms"]
     last = _week_index(params, 10)
-    d = {}
-    for m in INSTRUMENTS:
-        first_items = _items(params, theta[:, 0, :], draw["unif_items"][:, 0])[m].sum(1)
-        last_items = _items(params, theta[:, last, :], draw["unif_items"][:, last])[m].sum(1)
-        d[m] = cohens_d(first_items, last_items)
-    return d
+    theta0 = _theta(params, draw, dict.fromkeys(INSTRUMENTS, 0.0))
+    scale, start = {}, 0
+    for j, m in enumerate(INSTRUMENTS):
+        cols = slice(start, start + N_ITEMS[m])
+        start += N_ITEMS[m]
+        item_args = (sym["discrimination"][m], sym["item_location"][m], sym["category_steps"])
+        before = grm_sample(theta0[:, 0, j], *item_args, draw["unif_items"][:, 0, cols]).sum(1)
+        change = (
+            _theta(params, draw, dict.fromkeys(INSTRUMENTS, 1.0))[:, last, j] - theta0[:, last, j]
+        )
+
+        def d_of(k, j=j, cols=cols, before=before, change=change, item_args=item_args):
+            theta = theta0[:, last, j] + k * change
+            after = grm_sample(theta, *item_args, draw["unif_items"][:, last, cols]).sum(1)
+            return cohens_d(before, after)
+
+        scale[m] = _bisect(d_of, params["targets"]["cohens_d"][m], 0.0, 6.0, iters=25)
+    return scale
 
 
 def _solve(params: dict) -> dict[str, Any]:
@@ -290,14 +327,7 @@ def _solve(params: dict) -> dict[str, Any]:
     cal = params["calibration"]
     targets = params["targets"]
     draw = _draw(params, cal["n"], cal["seed"])
-    scale = {}
-    for m in INSTRUMENTS:
-        other = dict.fromkeys(INSTRUMENTS, 1.0)
-
-        def d_of(k, m=m, other=other):
-            return _population_d(params, draw, {**other, m: k})[m]
-
-        scale[m] = _bisect(d_of, targets["cohens_d"][m], 0.0, 6.0, iters=30)
+    scale = _solve_scales(params, draw)
     theta = _theta(params, draw, scale)
     per_person = targets["total_sessions"] / targets["sessions_per_n"]
     solved = {"session_intercept": 0.0, "dropout_intercept": 0.0}
@@ -310,7 +340,7 @@ def _solve(params: dict) -> dict[str, Any]:
         solved["dropout_intercept"] = _bisect(dropped_share, targets["dropout_by_week10"], -12, 8)
         sessions, _ = _engagement(params, draw, theta, solved)
         step = np.log(per_person / sessions.sum(1).mean())
-        solved["session_intercept"] += step
+        solved["session_intercept"] += float(step)
         if abs(step) < 1e-3:
             break
     _, dropped = _engagement(params, draw, theta, solved)
@@ -324,13 +354,13 @@ def _solve(params: dict) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=16)
-def _solve_cached(key: str) -> str:
-    return json.dumps(_solve(json.loads(key)))
+def _solve_cached(key: str) -> dict[str, Any]:
+    return _solve(json.loads(key))
 
 
 def solve_calibration(params: dict) -> dict[str, Any]:
     """The solved scalars for ``params`` (cached, so replications pay once)."""
-    return json.loads(_solve_cached(json.dumps(params, sort_keys=True)))
+    return copy.deepcopy(_solve_cached(json.dumps(params, sort_keys=True)))
 
 
 def _truth(params: dict, solved: dict) -> dict[str, Any]:
@@ -353,7 +383,14 @@ def _truth(params: dict, solved: dict) -> dict[str, Any]:
     }
     last = _week_index(params, 10)
     d = {m: cohens_d(totals[m][:, 0], totals[m][:, last]) for m in INSTRUMENTS}
-    d_z = {m: float((totals[m][:, 0] - totals[m][:, last]).mean() / (totals[m][:, 0] - totals[m][:, last]).std(ddof=1)) for m in INSTRUMENTS}
+    change = {m: totals[m][:, 0] - totals[m][:, last] for m in INSTRUMENTS}
+    d_z = {m: float(change[m].mean() / change[m].std(ddof=1)) for m in INSTRUMENTS}
+    d_av = {
+        m: float(
+            change[m].mean() / ((totals[m][:, 0].std(ddof=1) + totals[m][:, last].std(ddof=1)) / 2)
+        )
+        for m in INSTRUMENTS
+    }
     return {
         "class_shares": dict(params["classes"]["shares"]),
         "class_trajectories": trajectories,
@@ -364,6 +401,7 @@ def _truth(params: dict, solved: dict) -> dict[str, Any]:
         "cohens_d": d,
         "cohens_d_definition": COHENS_D_DEFINITION,
         "cohens_d_z": d_z,
+        "cohens_d_av": d_av,
         "dropout_by_week10": params["targets"]["dropout_by_week10"],
         "dropout_mechanism": params["dropout"]["mechanism"],
         "alliance_mean_week6": params["targets"]["alliance_mean"],
@@ -393,8 +431,12 @@ def _demographics(params: dict, draw: dict, ids: list[str], dropped: np.ndarray)
     g_cum = np.cumsum([demo["gender"][g] for g in genders])
     locales = demo["locales"]
     l_cum = np.cumsum([loc["share"] for loc in locales])
-    g_idx = np.minimum(np.searchsorted(g_cum / g_cum[-1], draw["unif_demo"][:, 0]), len(genders) - 1)
-    l_idx = np.minimum(np.searchsorted(l_cum / l_cum[-1], draw["unif_demo"][:, 1]), len(locales) - 1)
+    g_idx = np.minimum(
+        np.searchsorted(g_cum / g_cum[-1], draw["unif_demo"][:, 0]), len(genders) - 1
+    )
+    l_idx = np.minimum(
+        np.searchsorted(l_cum / l_cum[-1], draw["unif_demo"][:, 1]), len(locales) - 1
+    )
     weeks = np.asarray(params["weeks"])
     return pd.DataFrame(
         {
@@ -491,7 +533,11 @@ def _session_plan(params, draw, ids, sessions) -> pd.DataFrame:
     )
     minutes = np.exp(log_minutes)
     wsd = eng["words_log_sd"]
-    words = minutes * eng["words_per_minute"] * np.exp(wsd * rng.standard_normal(len(person)) - wsd**2 / 2)
+    words = (
+        minutes
+        * eng["words_per_minute"]
+        * np.exp(wsd * rng.standard_normal(len(person)) - wsd**2 / 2)
+    )
     return pd.DataFrame(
         {
             "participant_id": np.asarray(ids)[person],
@@ -515,9 +561,15 @@ def simulate_cohort(params: dict, n: int, seed: int) -> Cohort:
     plan = _session_plan(params, draw, ids, sessions)
     engagement = (
         plan.groupby(["participant_id", "week"], as_index=False)
-        .agg(sessions=("session_index", "size"), minutes=("minutes", "sum"), user_words=("user_words", "sum"))
+        .agg(
+            sessions=("session_index", "size"),
+            minutes=("minutes", "sum"),
+            user_words=("user_words", "sum"),
+        )
         .set_index(["participant_id", "week"])
-        .reindex(pd.MultiIndex.from_product([ids, ENGAGEMENT_WEEKS], names=["participant_id", "week"]))
+        .reindex(
+            pd.MultiIndex.from_product([ids, ENGAGEMENT_WEEKS], names=["participant_id", "week"])
+        )
         .fillna(0)
         .astype({"sessions": int, "user_words": int})
         .reset_index()
@@ -532,7 +584,10 @@ def simulate_cohort(params: dict, n: int, seed: int) -> Cohort:
     )
     for j, (m, col) in enumerate(zip(INSTRUMENTS, ("phq9_expected", "gad7_expected"), strict=True)):
         states[col] = grm_expected_total(
-            latent[:, :, j], sym["discrimination"][m], sym["item_location"][m], sym["category_steps"]
+            latent[:, :, j],
+            sym["discrimination"][m],
+            sym["item_location"][m],
+            sym["category_steps"],
         ).reshape(-1)
     return Cohort(
         participants=_demographics(params, draw, ids, dropped),
@@ -552,15 +607,52 @@ def simulate_cohort(params: dict, n: int, seed: int) -> Cohort:
 
 
 @lru_cache(maxsize=16)
-def _truth_cached(key: str) -> str:
+def _truth_cached(key: str) -> dict[str, Any]:
     params = json.loads(key)
-    return json.dumps(_truth(params, solve_calibration(params)))
+    return _truth(params, solve_calibration(params))
 
 
 def truth_for(params: dict) -> dict[str, Any]:
-    """The generating truth for ``params`` (cached; keys of week dicts are ints)."""
-    truth = json.loads(_truth_cached(json.dumps(params, sort_keys=True)))
-    for key in ("class_trajectories",):
-        truth[key] = {m: {c: {int(k): v for k, v in t.items()} for c, t in by.items()} for m, by in truth[key].items()}
-    truth["mean_trajectory"] = {m: {int(k): v for k, v in t.items()} for m, t in truth["mean_trajectory"].items()}
-    return truth
+    """The generating truth for ``params`` (computed once per parameter set)."""
+    return copy.deepcopy(_truth_cached(json.dumps(params, sort_keys=True)))
+
+
+COHORT_TABLES = {
+    "participants": "trial/participants",
+    "assessments": "trial/assessments",
+    "alliance": "trial/alliance",
+    "social": "trial/social",
+    "engagement": "pilot/engagement",
+    "session_plan": "pilot/session_plan",
+    "states": "pilot/states",
+}
+
+
+def write_cohort(cohort: Cohort, out_dir: str | Path) -> None:
+    """Write every table (validated Parquet) plus ``cohort.json`` (screening, truth)."""
+    out_dir = Path(out_dir)
+    for name, schema in COHORT_TABLES.items():
+        write_parquet(getattr(cohort, name), out_dir / f"{name}.parquet", schema)
+    meta = {"screening": cohort.screening, "truth": cohort.truth}
+    (out_dir / "cohort.json").write_text(json.dumps(meta, indent=2))
+
+
+def read_cohort(directory: str | Path) -> Cohort:
+    """Read a cohort written by :func:`write_cohort` (tables validated on read)."""
+    directory = Path(directory)
+    tables = {
+        name: read_parquet(directory / f"{name}.parquet", schema)
+        for name, schema in COHORT_TABLES.items()
+    }
+    meta = json.loads((directory / "cohort.json").read_text())
+    truth = meta["truth"]
+    for key in ("class_trajectories", "mean_trajectory"):  # JSON turned week keys into strings
+        truth[key] = _int_week_keys(truth[key])
+    return Cohort(**tables, screening=meta["screening"], truth=truth)
+
+
+def _int_week_keys(tree: dict) -> dict:
+    return {
+        (int(k) if k.isdigit() else k): (_int_week_keys(v) if isinstance(v, dict) else v)
+        for k, v in tree.items()
+    }

@@ -45,10 +45,14 @@ def _read(path: str | Path) -> list[dict]:
 
 def _check_messages(messages, path, n: int, name: str, roles: tuple[str, ...]) -> None:
     if not isinstance(messages, list) or not messages:
-        raise TrainingDataError(f"{path}: row {n}: field {name!r}: must be a non-empty list of messages")
+        raise TrainingDataError(
+            f"{path}: row {n}: field {name!r}: must be a non-empty list of messages"
+        )
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-            raise TrainingDataError(f"{path}: row {n}: field '{name}[{i}]': needs a string 'content'")
+            raise TrainingDataError(
+                f"{path}: row {n}: field '{name}[{i}]': needs a string 'content'"
+            )
         if message.get("role") not in roles:
             raise TrainingDataError(
                 f"{path}: row {n}: field '{name}[{i}].role': {message.get('role')!r} not in {roles}"
@@ -76,7 +80,8 @@ def load_sft(path: str | Path, split: str, max_rows: int | None = None) -> list[
         _check_messages(messages, path, n, "messages", ("system", "user", "assistant"))
         if messages[-1]["role"] != "assistant" or len(messages) < 2:
             raise TrainingDataError(
-                f"{path}: row {n}: field 'messages': must end with one assistant turn after a user turn"
+                f"{path}: row {n}: field 'messages': must end with one assistant turn "
+                "after a user turn"
             )
         out.append({"id": str(row["id"]), "prompt": messages[:-1], "completion": messages[-1:]})
     return out

@@ -11,7 +11,7 @@ from mhai.schemas import read_jsonl
 
 
 def conversations_from_rows(rows: list[dict], source: str) -> list[list[dict]]:
-    """The conversation of each row: ``messages`` (a trailing assistant turn is dropped) or ``prompt``.
+    """The conversation of each row: ``messages`` (minus a final assistant turn) or ``prompt``.
 
     Rows in the data stage's SFT or DPO format work as they are.
     """
@@ -19,7 +19,9 @@ def conversations_from_rows(rows: list[dict], source: str) -> list[list[dict]]:
     for n, row in enumerate(rows, start=1):
         messages = row.get("messages", row.get("prompt"))
         if not isinstance(messages, list) or not messages:
-            raise ValueError(f"{source}: row {n}: needs a 'messages' or 'prompt' list of chat messages")
+            raise ValueError(
+                f"{source}: row {n}: needs a 'messages' or 'prompt' list of chat messages"
+            )
         if messages[-1].get("role") == "assistant":
             messages = messages[:-1]
         if not messages:
@@ -69,7 +71,9 @@ def register(subparsers) -> None:
             "'prompt' (DPO format) and writes one {id, response} line per row."
         ),
     )
-    parser.add_argument("--model", type=Path, required=True, help="saved model folder (e.g. merged/)")
+    parser.add_argument(
+        "--model", type=Path, required=True, help="saved model folder (e.g. merged/)"
+    )
     parser.add_argument("--input", type=Path, required=True, help="JSONL file of conversations")
     parser.add_argument("--output", type=Path, help="output JSONL (default: stdout)")
     parser.add_argument("--max-new-tokens", type=int, default=128)

@@ -32,7 +32,9 @@ def prepare_pairs(recipe: Recipe, tokenizer, pairs_path: str | Path):
     }
     split = recipe.data
     train = chatdata.fit_to_length(
-        tokenizer, chatdata.load_pairs(pairs_path, split["train_split"], split["max_train_rows"]), **fit
+        tokenizer,
+        chatdata.load_pairs(pairs_path, split["train_split"], split["max_train_rows"]),
+        **fit,
     )
     eval_rows = chatdata.load_pairs(pairs_path, split["eval_split"], split["max_eval_rows"])
     held_out = chatdata.fit_to_length(tokenizer, eval_rows, **fit) if eval_rows else None

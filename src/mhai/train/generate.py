@@ -25,9 +25,13 @@ def render_prompts(tokenizer, conversations: Sequence[Conversation]) -> list[str
     prompts = []
     for i, conversation in enumerate(conversations):
         if not conversation or any("role" not in m or "content" not in m for m in conversation):
-            raise ValueError(f"conversation {i}: needs a non-empty list of {{role, content}} messages")
+            raise ValueError(
+                f"conversation {i}: needs a non-empty list of {{role, content}} messages"
+            )
         prompts.append(
-            tokenizer.apply_chat_template(list(conversation), tokenize=False, add_generation_prompt=True)
+            tokenizer.apply_chat_template(
+                list(conversation), tokenize=False, add_generation_prompt=True
+            )
         )
     return prompts
 

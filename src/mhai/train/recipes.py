@@ -90,7 +90,9 @@ def _check_keys(section: str, values: dict, allowed: set[str], path: Path) -> No
     unknown = sorted(set(values) - allowed)
     if unknown:
         hint = f" (allowed: {', '.join(sorted(allowed))})" if len(allowed) < 20 else ""
-        raise RecipeError(f"recipe {path}: unknown key(s) in '{section}': {', '.join(unknown)}{hint}")
+        raise RecipeError(
+            f"recipe {path}: unknown key(s) in '{section}': {', '.join(unknown)}{hint}"
+        )
 
 
 def load_recipe(path: str | Path, method: str | None = None) -> Recipe:
@@ -109,9 +111,13 @@ def load_recipe(path: str | Path, method: str | None = None) -> Recipe:
     _check_keys("(top level)", raw, set(SECTIONS), path)
     recipe_method = raw.get("method")
     if recipe_method not in METHODS:
-        raise RecipeError(f"recipe {path}: 'method' must be one of {METHODS}, got {recipe_method!r}")
+        raise RecipeError(
+            f"recipe {path}: 'method' must be one of {METHODS}, got {recipe_method!r}"
+        )
     if method is not None and recipe_method != method:
-        raise RecipeError(f"recipe {path}: is a {recipe_method!r} recipe, but {method!r} was expected")
+        raise RecipeError(
+            f"recipe {path}: is a {recipe_method!r} recipe, but {method!r} was expected"
+        )
     sections = {}
     for name in ("model", "data", "lora", "training"):
         value = raw.get(name) or {}
@@ -154,7 +160,9 @@ def lora_config(recipe: Recipe):
         raise RecipeError(f"recipe {recipe.path}: invalid 'lora' section: {exc}") from exc
 
 
-def trainer_config(recipe: Recipe, output_dir: str | Path, *, seed: int, report_to: list[str], run_name: str):
+def trainer_config(
+    recipe: Recipe, output_dir: str | Path, *, seed: int, report_to: list[str], run_name: str
+):
     """The trl ``SFTConfig``/``DPOConfig`` of a recipe, with the pipeline's own settings."""
     cls = _config_class(recipe.method)
     kwargs = {

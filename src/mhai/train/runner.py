@@ -113,7 +113,11 @@ def resume_point(work_dir: str | Path, run_fingerprint: str) -> Path | None:
         return checkpoint
     stale = [p for p in work_dir.glob("checkpoint-*") if p.is_dir()] if work_dir.is_dir() else []
     if stale:
-        log.warning("recipe, data or base changed: removing %d old checkpoint(s) in %s", len(stale), work_dir)
+        log.warning(
+            "recipe, data or base changed: removing %d old checkpoint(s) in %s",
+            len(stale),
+            work_dir,
+        )
         for path in stale:
             shutil.rmtree(path)
     work_dir.mkdir(parents=True, exist_ok=True)

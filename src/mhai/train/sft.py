@@ -45,11 +45,15 @@ def prepare_sft_data(recipe: Recipe, tokenizer, data_path: str | Path):
         chatdata.load_sft(data_path, recipe.data["train_split"], recipe.data["max_train_rows"]),
         **fit,
     )
-    eval_rows = chatdata.load_sft(data_path, recipe.data["eval_split"], recipe.data["max_eval_rows"])
+    eval_rows = chatdata.load_sft(
+        data_path, recipe.data["eval_split"], recipe.data["max_eval_rows"]
+    )
     held_out = chatdata.fit_to_length(tokenizer, eval_rows, **fit) if eval_rows else None
 
     def to_dataset(rows):
-        return Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+        return Dataset.from_list(
+            [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
+        )
 
     return (
         to_dataset(train.rows),

@@ -1,0 +1,90 @@
+"""Preference pairs and SFT targets from the vote scores of direct replies to a post.
+
+Rules (the ``data.pairs`` config section):
+
+- A pair (chosen, rejected) of two direct replies to the same post is eligible when
+  ``chosen.score - rejected.score >= min_margin`` and
+  ``(chosen.score + 1) >= min_ratio * (max(rejected.score, 0) + 1)`` (the +1 keeps the ratio
+  defined for zero and negative scores) and ``chosen.score >= min_chosen_score``.
+- GM DPO: eligible pairs sorted by margin (largest first, ties by ids), at most
+  ``max_pairs_per_thread`` per thread.
+- GM SFT: the best reply (highest score, ties by id) if its score >= ``min_sft_score``.
+- IM: the best reply is the target; each lower reply that forms an eligible pair with it is a
+  human *draft* (largest margin first, at most ``max_pairs_per_thread``). SFT: improve(draft)
+  -> best; DPO: chosen = best, rejected = the draft itself, so the model learns to improve on
+  the draft rather than echo it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A direct reply to a post (already cleaned and de-identified)."""
+
+    id: str
+    body: str
+    score: int
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """Thresholds of pair construction (the ``data.pairs`` config section)."""
+
+    min_margin: int
+    min_ratio: float
+    min_chosen_score: int
+    min_sft_score: int
+    max_pairs_per_thread: int
+
+    @classmethod
+    def from_config(cls, section: dict) -> PairConfig:
+        return cls(**section)
+
+
+def ranked(replies: list[Reply]) -> list[Reply]:
+    """Replies from the highest to the lowest score (ties broken by id, deterministic)."""
+    return sorted(replies, key=lambda r: (-r.score, r.id))
+
+
+def eligible(chosen: Reply, rejected: Reply, cfg: PairConfig) -> bool:
+    """Whether (chosen, rejected) passes the margin, ratio and minimum-score rules."""
+    return (
+        chosen.score >= cfg.min_chosen_score
+        and chosen.score - rejected.score >= cfg.min_margin
+        and chosen.score + 1 >= cfg.min_ratio * (max(rejected.score, 0) + 1)
+        and chosen.body != rejected.body
+    )
+
+
+def best_reply(replies: list[Reply], cfg: PairConfig) -> Reply | None:
+    """The SFT target of a thread: its top-scored reply, if it scores at least min_sft_score."""
+    if not replies:
+        return None
+    top = ranked(replies)[0]
+    return top if top.score >= cfg.min_sft_score else None
+
+
+def gm_pairs(replies: list[Reply], cfg: PairConfig) -> list[tuple[Reply, Reply]]:
+    """GM preference pairs of one thread: largest vote margins first."""
+    order = ranked(replies)
+    pairs = [
+        (hi, lo)
+        for i, hi in enumerate(order)
+        for lo in order[i + 1 :]
+        if eligible(hi, lo, cfg)
+    ]
+    pairs.sort(key=lambda p: (p[1].score - p[0].score, p[0].id, p[1].id))
+    return pairs[: cfg.max_pairs_per_thread]
+
+
+def im_drafts(replies: list[Reply], cfg: PairConfig) -> tuple[Reply | None, list[Reply]]:
+    """IM material of one thread: the best reply and the lower-voted drafts to improve."""
+    best = best_reply(replies, cfg)
+    if best is None:
+        return None, []
+    drafts = [r for r in ranked(replies)[1:] if eligible(best, r, cfg)]
+    drafts.sort(key=lambda r: (r.score, r.id))
+    return best, drafts[: cfg.max_pairs_per_thread]

@@ -1,0 +1,450 @@
+"""The streaming data preparation: dumps in, de-identified training sets and a data card out.
+
+Passes, all in bounded memory (nothing is stored before de-identification):
+
+1. **Posts** (submission dumps and Q&A tables) are streamed row by row: parse, check fields,
+   drop deleted/removed, bots, empty, too short/long, non-English and duplicate rows,
+   weakly label, de-identify, and append to one of ``buckets`` temporary files chosen by a
+   hash of the thread id. Kept thread ids are collected and split (seeded, thread level).
+2. **Comments** are streamed the same way; a comment whose post was not kept is dropped
+   (``orphan``, checked first). A kept comment is written to the safety messages at once (its
+   split is known); direct replies to the post also go to the thread's bucket.
+3. **Threads** are assembled one bucket at a time: the GM/IM SFT and DPO rows, the posts'
+   safety messages and the length/margin histograms of the data card.
+
+Row accounting: for every source, rows in = rows kept + rows dropped (by reason); checked
+before the data card is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tqdm import tqdm
+
+from mhai.data.clean import CleanConfig, dedupe_key, deleted_reason, is_bot, text_reason
+from mhai.data.deid import make_deidentifier
+from mhai.data.formatting import gm_prompt, im_prompt
+from mhai.data.lexicon import LABELS, crisis_category
+from mhai.data.pairs import PairConfig, Reply, best_reply, gm_pairs, im_drafts
+from mhai.data.readers import DropLog, read_ndjson, read_table
+from mhai.data.splits import SPLITS, assign_splits
+from mhai.data.tables import JsonlWriter, ParquetWriter
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("sft_gm", "dpo_gm", "sft_im", "dpo_im")
+SYNTHETIC_FILES = {
+    "submissions": "results/data/raw/submissions.ndjson.zst",
+    "comments": "results/data/raw/comments.ndjson.zst",
+}
+
+
+class AccountingError(AssertionError):
+    """Rows in != rows kept + rows dropped: a bug, never expected on any input."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: its kind (submissions, comments or qa), format and column mapping."""
+
+    path: str
+    kind: str
+    format: str = "ndjson"
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", str(Path(self.path)))  # the name used in drops.csv
+
+
+def configured_sources(data: dict[str, Any], repo_root: str | Path = ".") -> list[Source]:
+    """The input files named by the ``data`` config section (relative paths: repo root)."""
+    if data["source"] == "synthetic":
+        return [Source(SYNTHETIC_FILES[kind], kind) for kind in ("submissions", "comments")]
+
+    def resolve(path: str) -> str:
+        return path if os.path.isabs(path) else str(Path(repo_root) / path)
+
+    files = data["files"]
+    sources = [Source(resolve(p), "submissions") for p in files["submissions"]]
+    sources += [Source(resolve(p), "comments") for p in files["comments"]]
+    sources += [
+        Source(resolve(t["path"]), t["kind"], t["format"], dict(t.get("columns", {})))
+        for t in files["tables"]
+    ]
+    if not sources:
+        raise ValueError("data.files: source is 'files' but no submissions/comments/tables given")
+    if not any(s.kind in ("submissions", "qa") for s in sources):
+        raise ValueError("data.files: no posts given (submissions or a qa table are required)")
+    return sources
+
+
+@dataclass
+class Histogram:
+    """Counts of integer values (word counts, vote margins): constant memory summaries."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, value: int) -> None:
+        self.counts[value] += 1
+
+    def summary(self) -> dict[str, float | int | None]:
+        n = sum(self.counts.values())
+        if n == 0:
+            return {"n": 0, "mean": None, "min": None, "p10": None, "median": None,
+                    "p90": None, "max": None}
+        values = sorted(self.counts)
+        total = sum(v * c for v, c in self.counts.items())
+
+        def quantile(q: float) -> int:
+            target, seen = q * (n - 1), 0
+            for v in values:
+                seen += self.counts[v]
+                if seen > target:
+                    return v
+            return values[-1]
+
+        return {"n": n, "mean": round(total / n, 2), "min": values[0], "p10": quantile(0.1),
+                "median": quantile(0.5), "p90": quantile(0.9), "max": values[-1]}
+
+    def as_dict(self) -> dict[str, int]:
+        return {str(k): v for k, v in sorted(self.counts.items())}
+
+
+class _Buckets:
+    """Temporary NDJSON files holding whole threads (bucket = crc32(thread id) mod n)."""
+
+    def __init__(self, directory: str, n: int):
+        self.n = n
+        self.paths = [Path(directory) / f"bucket_{i:04d}.ndjson" for i in range(n)]
+        self.handles = [p.open("wb", buffering=1 << 16) for p in self.paths]
+
+    def put(self, thread_id: str, record: list) -> None:
+        self.handles[zlib.crc32(thread_id.encode()) % self.n].write(orjson.dumps(record) + b"\n")
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+
+
+class Preparer:
+    """Runs the passes described in the module docstring; ``out_dir`` receives every output."""
+
+    def __init__(self, data: dict[str, Any], seed: int, out_dir: str | Path):
+        self.data = data
+        self.seed = seed
+        self.out = Path(out_dir)
+        self.clean = CleanConfig.from_config(data["clean"])
+        self.pairs = PairConfig.from_config(data["pairs"])
+        self.deid = make_deidentifier(data["deid"]["backend"])
+        self.safety_posts = "submission" in data["safety"]["sources"]
+        self.safety_comments = "comment" in data["safety"]["sources"]
+        self.drops = {
+            "submissions": DropLog(self.out / "submissions.drops.csv"),
+            "comments": DropLog(self.out / "comments.drops.csv"),
+        }
+        self.seen: set[int] = set()
+        self.threads: list[str] = []
+        self.splits: dict[str, str] = {}
+        self.rows_in: Counter[str] = Counter()
+        self.kept: Counter[str] = Counter()
+        self.progress = tqdm(desc="stream rows", unit="row", mininterval=5, disable=None)
+        self.ticks = 0
+
+    def _tick(self) -> None:
+        self.ticks += 1
+        if self.ticks % 10_000 == 0:  # a per-row progress update would cost more than a row
+            self.progress.update(10_000)
+
+    # -- checks shared by posts and comments -----------------------------------------------
+    def _check(
+        self, kind: str, text: str, low: str, author: str, min_words: int, *markers: str
+    ) -> tuple[str | None, list[str]]:
+        """Drop reason (or None) and words of a row; ``markers`` are checked for deletion."""
+        reason = deleted_reason(*markers)
+        if reason:
+            return reason, []
+        if is_bot(author, self.clean):
+            return "bot", []
+        reason, words = text_reason(text, low, min_words, self.clean)
+        if reason:
+            return reason, words
+        key = dedupe_key(kind, words)
+        if key in self.seen:
+            return "duplicate", words
+        self.seen.add(key)
+        return None, words
+
+    def _reader(self, source: Source, kind: str):
+        drops = self.drops["submissions" if kind == "submissions" else "comments"]
+        if source.format == "ndjson":
+            return read_ndjson(source.path, kind, drops, self.rows_in)
+        return read_table(source.path, kind, source.format, source.columns, drops, self.rows_in)
+
+    def _post(self, thread: str, rec: dict, body: str, buckets: _Buckets) -> str | None:
+        """Check, label, de-identify and store a post; returns the drop reason or None."""
+        text = gm_prompt(rec["title"], body)
+        low = text.lower()
+        reason, words = self._check("s", text, low, rec["author"], self.clean.min_post_words,
+                                    body, rec["title"])
+        if reason:
+            return reason
+        wordset = set(words)
+        category = crisis_category(low, wordset)
+        self.threads.append(thread)
+        buckets.put(thread, ["s", thread, rec["subreddit"], self.deid(rec["title"]),
+                             self.deid(body, None, wordset), len(words), category])
+        return None
+
+    def _reply(self, rec: dict, body: str) -> tuple[str | None, str, int, str]:
+        """Check, label and de-identify a reply: (drop reason or None, text, words, category)."""
+        low = body.lower()
+        reason, words = self._check("c", body, low, rec["author"], self.clean.min_reply_words,
+                                    body)
+        if reason:
+            return reason, "", 0, ""
+        wordset = set(words)
+        return None, self.deid(body, low, wordset), len(words), crisis_category(low, wordset)
+
+    # -- pass 1a: posts (and Q&A tables) ---------------------------------------------------
+    def _stream_submissions(self, source: Source, buckets: _Buckets) -> None:
+        drops, name = self.drops["submissions"], source.path
+        for line, rec in self._reader(source, "submissions"):
+            self._tick()
+            thread = rec["id"].removeprefix("t3_")
+            reason = self._post(thread, rec, rec["selftext"], buckets)
+            if reason:
+                drops.add(name, line, thread, reason)
+            else:
+                self.kept[name] += 1
+
+    def _stream_qa(self, source: Source, buckets: _Buckets) -> None:
+        """A Q&A table: each row is one answer; a question is stored once per thread."""
+        drops, name = self.drops["comments"], source.path
+        questions: dict[str, str | None] = {}
+        for line, rec in self._reader(source, "qa"):
+            self._tick()
+            thread = rec["thread_id"]
+            if thread not in questions:
+                questions[thread] = self._post(thread, {**rec, "author": ""}, rec["question"],
+                                               buckets)
+            if questions[thread] is not None:
+                drops.add(name, line, rec["id"], f"question_{questions[thread]}")
+                continue
+            reason, text, n_words, category = self._reply(rec, rec["answer"])
+            if reason:
+                drops.add(name, line, rec["id"], reason)
+                continue
+            self.kept[name] += 1
+            # safety row written in pass 2, once the thread's split is known
+            buckets.put(thread, ["c", thread, rec["id"], text, rec["score"], n_words, category])
+
+    # -- pass 1b: comments (splits known) --------------------------------------------------
+    def _stream_comments(self, source: Source, buckets: _Buckets) -> None:
+        drops, name, kept, splits = self.drops["comments"], source.path, self.kept, self.splits
+        for line, rec in self._reader(source, "comments"):
+            self._tick()
+            link = rec["link_id"]
+            thread = link.removeprefix("t3_")
+            split = splits.get(thread)
+            if split is None:  # its post was dropped or is not in the inputs
+                drops.add(name, line, rec["id"], "orphan")
+                continue
+            reason, text, n_words, category = self._reply(rec, rec["body"])
+            if reason:
+                drops.add(name, line, rec["id"], reason)
+                continue
+            kept[name] += 1
+            if self.safety_comments:
+                self._safety_row(rec["id"], text, "comment", split, thread, rec["subreddit"],
+                                 category)
+            if rec["parent_id"] == link or rec["parent_id"] == f"t3_{thread}":
+                buckets.put(thread, ["r", thread, rec["id"], text, rec["score"], n_words])
+
+    # -- pass 2: threads -------------------------------------------------------------------
+    def _open_outputs(self) -> None:
+        self.writers = {name: JsonlWriter(self.out / f"{name}.jsonl", f"data/{name}")
+                        for name in OUTPUTS}
+        self.safety = ParquetWriter(self.out / "safety_messages.parquet", "data/safety_messages")
+        self.output_counts = {name: Counter() for name in (*OUTPUTS, "safety_messages")}
+        self.safety_counts: Counter[str] = Counter()
+        self.hist = {name: Histogram() for name in
+                     ("post_words", "reply_words", "chosen_words", "rejected_words",
+                      "margin_gm", "margin_im")}
+
+    def _write(self, name: str, row: dict) -> None:
+        self.writers[name].write(row)
+        self.output_counts[name][row["split"]] += 1
+
+    def _safety_row(self, row_id: str, text: str, source: str, split: str, thread: str,
+                    subreddit: str, category: str) -> None:
+        self.safety.write({"id": row_id, "thread_id": thread, "subreddit": subreddit,
+                           "text": text, "label": LABELS[category], "category": category,
+                           "source": source, "split": split})
+        self.output_counts["safety_messages"][split] += 1
+        self.safety_counts[category] += 1
+
+    def _thread(self, post: list, records: list[list], split: str) -> None:
+        _, thread, subreddit, title, body, n_words, category = post
+        prompt = gm_prompt(title, body)
+        hist = self.hist
+        hist["post_words"].add(n_words)
+        if self.safety_posts:
+            self._safety_row(thread, prompt, "submission", split, thread, subreddit, category)
+        replies, words = [], {}
+        for rec in records:
+            if rec[0] == "c" and self.safety_comments:  # a Q&A answer
+                self._safety_row(rec[2], rec[3], "comment", split, thread, subreddit, rec[6])
+            replies.append(Reply(rec[2], rec[3], rec[4]))
+            words[rec[2]] = rec[5]
+            hist["reply_words"].add(rec[5])
+        base = {"thread_id": thread, "split": split, "subreddit": subreddit}
+        best = best_reply(replies, self.pairs)
+        if best is not None:
+            self._write("sft_gm", {"id": f"{thread}:{best.id}", **base, "score": best.score,
+                                   "messages": _chat(prompt, best.body)})
+        for chosen, rejected in gm_pairs(replies, self.pairs):
+            self._write("dpo_gm", {
+                "id": f"{thread}:{chosen.id}>{rejected.id}", **base,
+                "prompt": [{"role": "user", "content": prompt}],
+                "chosen": [{"role": "assistant", "content": chosen.body}],
+                "rejected": [{"role": "assistant", "content": rejected.body}],
+                "score_chosen": chosen.score, "score_rejected": rejected.score,
+            })
+            hist["margin_gm"].add(chosen.score - rejected.score)
+            hist["chosen_words"].add(words[chosen.id])
+            hist["rejected_words"].add(words[rejected.id])
+        best, drafts = im_drafts(replies, self.pairs)
+        for draft in drafts:
+            user = im_prompt(prompt, draft.body)
+            extra = {"post": prompt, "draft": draft.body, "draft_score": draft.score}
+            self._write("sft_im", {"id": f"{thread}:{draft.id}>{best.id}", **base,
+                                   "score": best.score, **extra,
+                                   "messages": _chat(user, best.body)})
+            self._write("dpo_im", {
+                "id": f"{thread}:{best.id}>{draft.id}", **base, **extra,
+                "prompt": [{"role": "user", "content": user}],
+                "chosen": [{"role": "assistant", "content": best.body}],
+                "rejected": [{"role": "assistant", "content": draft.body}],
+                "score_chosen": best.score, "score_rejected": draft.score,
+            })
+            hist["margin_im"].add(best.score - draft.score)
+
+    def _assemble(self, buckets: _Buckets) -> None:
+        for path in tqdm(buckets.paths, desc="assemble threads", unit="bucket", mininterval=5,
+                         disable=None):
+            posts: dict[str, list] = {}
+            replies: dict[str, list[list]] = {}
+            with path.open("rb") as handle:
+                for raw in handle:
+                    rec = orjson.loads(raw)
+                    if rec[0] == "s":
+                        posts[rec[1]] = rec
+                    else:
+                        replies.setdefault(rec[1], []).append(rec)
+            path.unlink()
+            for thread in sorted(posts):
+                records = sorted(replies.get(thread, []), key=lambda r: r[2])
+                self._thread(posts[thread], records, self.splits[thread])
+
+    # -- driver ----------------------------------------------------------------------------
+    def run(self, sources: list[Source]) -> dict[str, Any]:
+        """Run every pass over ``sources``; returns the data card (also written to disk)."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        self.out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="mhai-prep-") as tmp:
+            buckets = _Buckets(tmp, self.data["prep"]["buckets"])
+            self._open_outputs()
+            try:
+                for source in sources:
+                    if source.kind != "comments":
+                        log.info("reading %s (%s)", source.path, source.kind)
+                        streamer = self._stream_qa if source.kind == "qa" else \
+                            self._stream_submissions
+                        streamer(source, buckets)
+                self.splits = assign_splits(self.threads, self.data["splits"], self.seed)
+                for source in sources:
+                    if source.kind == "comments":
+                        log.info("reading %s (comments)", source.path)
+                        self._stream_comments(source, buckets)
+                buckets.close()
+                self.progress.close()
+                self.seen.clear()
+                streamed, cpu_streamed = time.perf_counter(), time.process_time()
+                self._assemble(buckets)
+            finally:
+                buckets.close()
+                for writer in (*self.writers.values(), self.safety):
+                    writer.close()
+                for drops in self.drops.values():
+                    drops.close()
+        card = self._card(sources)
+        self.timing = {
+            "stream_wall_s": streamed - started,
+            "stream_cpu_s": cpu_streamed - cpu_started,
+            "total_wall_s": time.perf_counter() - started,
+            "total_cpu_s": time.process_time() - cpu_started,
+        }
+        (self.out / "data_card.json").write_bytes(
+            orjson.dumps(card, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        )
+        return card
+
+    def _card(self, sources: list[Source]) -> dict[str, Any]:
+        dropped: Counter[str] = Counter()
+        for drops in self.drops.values():
+            dropped.update(drops.counts)
+        by_source = []
+        for source in sources:
+            name = source.path
+            source_drops = sum(d.by_source[name] for d in self.drops.values())
+            by_source.append({"path": name, "kind": source.kind, "rows_in": self.rows_in[name],
+                              "rows_kept": self.kept[name], "rows_dropped": source_drops})
+            if self.rows_in[name] != self.kept[name] + source_drops:
+                raise AccountingError(
+                    f"{name}: rows in {self.rows_in[name]} != kept {self.kept[name]} "
+                    f"+ dropped {source_drops}"
+                )
+        rows_in, rows_kept = sum(self.rows_in.values()), sum(self.kept.values())
+        if rows_in != rows_kept + sum(dropped.values()):
+            raise AccountingError(f"rows in {rows_in} != kept {rows_kept} + dropped {dropped}")
+        threads = Counter(self.splits.values())
+        return {
+            "rows_in": rows_in,
+            "rows_kept": rows_kept,
+            "rows_dropped": sum(dropped.values()),
+            "dropped": dict(sorted(dropped.items())),
+            "sources": by_source,
+            "threads": {s: threads[s] for s in SPLITS},
+            "outputs": {name: {s: c[s] for s in SPLITS} | {"total": sum(c.values())}
+                        for name, c in self.output_counts.items()},
+            "safety_categories": dict(sorted(self.safety_counts.items())),
+            "deid_replacements": {k: self.deid.counts[k] for k in sorted(self.deid.counts)},
+            "lengths": {k: self.hist[k].summary() for k in
+                        ("post_words", "reply_words", "chosen_words", "rejected_words")},
+            "vote_margins": {k: self.hist[k].summary() for k in ("margin_gm", "margin_im")},
+            "histograms": {k: h.as_dict() for k, h in self.hist.items()},
+            "config": {k: self.data[k] for k in ("source", "clean", "deid", "pairs", "splits",
+                                                   "safety")},
+            "seed": self.seed,
+        }
+
+
+def _chat(user: str, assistant: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+
+
+def prepare(
+    data: dict[str, Any], seed: int, out_dir: str | Path, sources: list[Source]
+) -> dict[str, Any]:
+    """Prepare every data-stage output in ``out_dir`` from ``sources``; returns the data card."""
+    return Preparer(data, seed, out_dir).run(sources)

@@ -1,0 +1,331 @@
+"""Pass 1: a recall-first risk classifier on sentence embeddings, aware of the session.
+
+A logistic regression on MiniLM embeddings scores each message (the maximum over sentence
+chunks for long posts), Platt-scaled on a held-out calibration split so scores are
+probabilities. The guardrail combines three layered signals:
+
+- ``message``: the calibrated score of the current message;
+- ``history``: a decayed maximum of the previous ``window`` message scores (a crisis two turns
+  ago still matters when the user now writes "ok");
+- ``escalation``: the rise of a least-squares line through the recent scores (a conversation
+  drifting upwards, even when every single message stays under the threshold).
+
+``combined = clip(max(message, history_weight * history) + escalation_weight * escalation)``.
+The threshold on it is chosen on the calibration split: the cheapest threshold (expected
+cost with a configurable miss-to-false-alarm cost ratio at a deployment prevalence) among
+those whose recall reaches the target. Everything is saved as JSON (no pickles) next to a
+copy of the embedding model, so ``mhai safety score --model DIR`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import beta
+
+from mhai.safety.encoder import SentenceEncoder, pool_max
+
+MODEL_FILE = "classifier.json"
+CALIBRATION_FILE = "calibration.json"
+EMBEDDING_DIR = "embedding"
+
+
+@dataclass(frozen=True)
+class SessionParams:
+    """How message, history and escalation signals combine (see the module docstring)."""
+
+    window: int = 5
+    decay: float = 0.7
+    history_weight: float = 0.5
+    escalation_weight: float = 0.8
+
+
+def session_signals(
+    previous: Sequence[float], message: float, params: SessionParams
+) -> dict[str, float]:
+    """The layered pass-1 signals of one turn given the earlier message scores of the session."""
+    recent = [float(s) for s in previous][-params.window :] if params.window > 0 else []
+    history = max(
+        (params.decay**lag * s for lag, s in enumerate(reversed(recent))),
+        default=0.0,
+    )
+    series = np.asarray([*recent, float(message)])
+    escalation = 0.0
+    if len(series) >= 3:
+        x = np.arange(len(series), dtype=float)
+        slope = float(np.polyfit(x, series, 1)[0])
+        escalation = float(np.clip(slope * (len(series) - 1), 0.0, 1.0))
+    combined = max(float(message), params.history_weight * history)
+    combined = float(np.clip(combined + params.escalation_weight * escalation, 0.0, 1.0))
+    return {
+        "message": float(message),
+        "history": float(history),
+        "escalation": escalation,
+        "combined": combined,
+    }
+
+
+def recall_lower_bound(hits: np.ndarray, n: int, confidence: float) -> np.ndarray:
+    """One-sided Clopper-Pearson lower bound of a proportion (0 confidence: the point value)."""
+    hits = np.asarray(hits, dtype=float)
+    if confidence <= 0 or n == 0:
+        return hits / max(n, 1)
+    bound = beta.ppf(1.0 - confidence, hits, n - hits + 1)
+    return np.where(hits > 0, np.nan_to_num(bound), 0.0)
+
+
+def threshold_table(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    cost_ratio: float,
+    prevalence: float,
+    confidence: float = 0.0,
+) -> pd.DataFrame:
+    """Recall, FPR and expected cost for every candidate threshold (flag when score >= t).
+
+    Expected cost per message = ``cost_ratio * prevalence * (1 - recall) +
+    (1 - prevalence) * fpr``, so the class balance of the calibration data does not matter.
+    """
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels, dtype=int)
+    n_pos, n_neg = int(labels.sum()), int((1 - labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("threshold calibration needs both risk and non-risk messages")
+    candidates = np.unique(scores)[::-1]
+    pos = np.sort(scores[labels == 1])
+    neg = np.sort(scores[labels == 0])
+    tp = n_pos - np.searchsorted(pos, candidates, side="left")
+    fp = n_neg - np.searchsorted(neg, candidates, side="left")
+    recall = tp / n_pos
+    fpr = fp / n_neg
+    cost = cost_ratio * prevalence * (1 - recall) + (1 - prevalence) * fpr
+    return pd.DataFrame(
+        {
+            "threshold": candidates,
+            "recall": recall,
+            "recall_lower": recall_lower_bound(tp, n_pos, confidence),
+            "fpr": fpr,
+            "precision": tp / np.maximum(tp + fp, 1),
+            "expected_cost": cost,
+        }
+    )
+
+
+def choose_threshold(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    target_recall: float,
+    cost_ratio: float,
+    prevalence: float,
+    confidence: float = 0.0,
+) -> tuple[float, pd.DataFrame]:
+    """The threshold of least expected cost among those reaching ``target_recall``.
+
+    With ``confidence > 0`` the recall that must reach the target is the one-sided
+    Clopper-Pearson lower bound, which guards against an optimistic calibration split.
+    Ties go to the higher threshold (fewer false alarms). Returns (threshold, table).
+    """
+    table = threshold_table(scores, labels, cost_ratio, prevalence, confidence)
+    feasible = table[table["recall_lower"] >= target_recall]
+    if feasible.empty:  # the target is out of reach: flag everything a risk message scored
+        feasible = table[table["recall"] >= 1.0]
+    best = feasible.sort_values(["expected_cost", "threshold"], ascending=[True, False]).iloc[0]
+    return float(best["threshold"]), table
+
+
+def reliability_curve(scores: np.ndarray, labels: np.ndarray, bins: int) -> list[dict[str, Any]]:
+    """Observed risk rate per score bin (for the calibration plot)."""
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels, dtype=int)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(scores, edges[1:-1]), 0, bins - 1)
+    curve = []
+    for b in range(bins):
+        mask = which == b
+        curve.append(
+            {
+                "bin_low": float(edges[b]),
+                "bin_high": float(edges[b + 1]),
+                "n": int(mask.sum()),
+                "mean_score": float(scores[mask].mean()) if mask.any() else None,
+                "observed_rate": float(labels[mask].mean()) if mask.any() else None,
+            }
+        )
+    return curve
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+class Pass1Classifier:
+    """Calibrated message scorer plus the session-signal combination and threshold."""
+
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        coef: np.ndarray,
+        intercept: float,
+        platt: tuple[float, float],
+        threshold: float,
+        session: SessionParams,
+        meta: dict[str, Any] | None = None,
+    ):
+        self.encoder = encoder
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = float(intercept)
+        self.platt = (float(platt[0]), float(platt[1]))
+        self.threshold = float(threshold)
+        self.session = session
+        self.meta = dict(meta or {})
+
+    def _prob(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = embeddings @ self.coef + self.intercept
+        return _sigmoid(self.platt[0] * logits + self.platt[1])
+
+    def score_embeddings(self, embeddings: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Message scores from chunk embeddings (the maximum over each message's chunks)."""
+        return pool_max(self._prob(embeddings), owner, n)
+
+    def score_texts(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False):
+        """Calibrated risk score of each text (no session context)."""
+        texts = list(texts)
+        embeddings, owner = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+        return self.score_embeddings(embeddings, owner, len(texts))
+
+    def score_message(self, text: str) -> float:
+        """Calibrated risk score of one message (the guardrail's per-turn path)."""
+        return float(self._prob(self.encoder.encode_one(text)).max())
+
+    def signals(self, previous: Sequence[float], message_score: float) -> dict[str, float]:
+        """Session-aware signals (message, history, escalation, combined)."""
+        return session_signals(previous, message_score, self.session)
+
+    def save(self, out_dir: str | Path, calibration: dict[str, Any] | None = None) -> Path:
+        """Write ``classifier.json`` (+ ``calibration.json``) and a copy of the embedding model."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        embedding_copy = out_dir / EMBEDDING_DIR
+        if self.encoder.model_dir.resolve() != embedding_copy.resolve():
+            shutil.copytree(self.encoder.model_dir, embedding_copy, dirs_exist_ok=True)
+        document = {
+            "kind": "mhai.safety.pass1",
+            "embedding": {
+                "dir": EMBEDDING_DIR,
+                "max_tokens": self.encoder.max_tokens,
+                "quantize": self.encoder.quantize,
+            },
+            "coef": [float(c) for c in self.coef],
+            "intercept": self.intercept,
+            "platt": list(self.platt),
+            "threshold": self.threshold,
+            "session": asdict(self.session),
+            "meta": self.meta,
+        }
+        (out_dir / MODEL_FILE).write_text(json.dumps(document, indent=1))
+        if calibration is not None:
+            (out_dir / CALIBRATION_FILE).write_text(json.dumps(calibration, indent=1))
+        return out_dir
+
+    @classmethod
+    def load(cls, model_dir: str | Path, encoder: SentenceEncoder | None = None):
+        """Load a saved classifier; errors name the folder and what is missing."""
+        model_dir = Path(model_dir)
+        path = model_dir / MODEL_FILE
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{model_dir}: no pass-1 classifier here ({MODEL_FILE} missing); "
+                "run the workflow's safety_train_classifier rule first"
+            )
+        document = json.loads(path.read_text())
+        if document.get("kind") != "mhai.safety.pass1":
+            raise ValueError(f"{path}: not a pass-1 classifier file")
+        emb = document["embedding"]
+        if encoder is None:
+            encoder = SentenceEncoder(
+                model_dir / emb["dir"], max_tokens=emb["max_tokens"], quantize=emb["quantize"]
+            )
+        return cls(
+            encoder,
+            np.asarray(document["coef"]),
+            document["intercept"],
+            tuple(document["platt"]),
+            document["threshold"],
+            SessionParams(**document["session"]),
+            document.get("meta"),
+        )
+
+
+def embed_corpus(encoder: SentenceEncoder, texts: Sequence[str], progress: bool = True):
+    """One embedding per text for training: the renormalised mean of its chunk embeddings."""
+    texts = list(texts)
+    embeddings, owner = encoder.encode(texts, progress=progress)
+    sums = np.zeros((len(texts), embeddings.shape[1]), dtype=np.float64)
+    np.add.at(sums, owner, embeddings)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def fit_classifier(
+    corpus: pd.DataFrame,
+    embeddings: np.ndarray,
+    encoder: SentenceEncoder,
+    cfg: dict[str, Any],
+    seed: int,
+) -> tuple[Pass1Classifier, dict[str, Any]]:
+    """Fit on the ``train`` split, Platt-scale and pick the threshold on ``calib``.
+
+    ``cfg`` is the ``safety`` config section. Returns the classifier and the calibration
+    record (threshold table, reliability curve, calibration-split recall and FPR).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    ccfg, cal = cfg["classifier"], cfg["calibration"]
+    train = (corpus["split"] == "train").to_numpy()
+    calib = (corpus["split"] == "calib").to_numpy()
+    y = corpus["label"].to_numpy().astype(int)
+    model = LogisticRegression(
+        C=ccfg["C"], class_weight="balanced", max_iter=5000, random_state=seed
+    )
+    model.fit(embeddings[train], y[train])
+    coef, intercept = model.coef_[0], float(model.intercept_[0])
+    calib_logits = embeddings[calib] @ coef + intercept
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y[calib])
+    platt_ab = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    session = SessionParams(**ccfg["session"])
+    clf = Pass1Classifier(encoder, coef, intercept, platt_ab, 0.5, session)
+    calib_scores = clf._prob(embeddings[calib])
+    threshold, table = choose_threshold(
+        calib_scores,
+        y[calib],
+        target_recall=cal["target_recall"],
+        cost_ratio=cal["cost_ratio"],
+        prevalence=cal["prevalence"],
+        confidence=cal["recall_confidence"],
+    )
+    clf.threshold = threshold
+    at = table[table["threshold"] == threshold].iloc[0]
+    clf.meta = {
+        "train_messages": int(train.sum()),
+        "calib_messages": int(calib.sum()),
+        "target_recall": cal["target_recall"],
+        "cost_ratio": cal["cost_ratio"],
+        "prevalence": cal["prevalence"],
+        "recall_confidence": cal["recall_confidence"],
+        "calib_recall": float(at["recall"]),
+        "calib_fpr": float(at["fpr"]),
+        "C": ccfg["C"],
+    }
+    calibration = {
+        "threshold": threshold,
+        "reliability": reliability_curve(calib_scores, y[calib], cal["bins"]),
+        "table": table.to_dict(orient="list"),
+    }
+    return clf, calibration

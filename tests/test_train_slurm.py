@@ -1,0 +1,90 @@
+"""The cluster DAG: `snakemake --profile profiles/slurm --configfile config/cluster.yaml -n`.
+
+A dry run plans the training jobs (and what they need) with their SLURM resources without
+submitting anything. It runs with a PATH that holds no SLURM binaries, so it must not need
+sbatch; the plugin does call `which sacct` to pick its status command, so `which` (and a
+shell) stay reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.workflow
+
+
+def _jobs(output: str) -> dict[str, list[dict[str, str]]]:
+    """Rule name -> list of {resource: value} parsed from a dry run's job listing."""
+    jobs: dict[str, list[dict[str, str]]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        match = re.match(r"(?:local)?rule (\w+):", block)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
+        if match and resources:
+            values = dict(item.split("=", 1) for item in resources.group(1).split(", "))
+            values["threads"] = threads.group(1) if threads else "1"
+            jobs.setdefault(match.group(1), []).append(values)
+    return jobs
+
+
+TARGETS = [f"results/train/{m}/{out}" for m in ("gm", "im") for out in ("metrics.json", "merged")]
+
+
+@pytest.fixture(scope="module")
+def cluster_plan(repo, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cluster_plan")
+    tools = tmp_path_factory.mktemp("bin")
+    for tool in ("which", "sh", "bash"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    assert shutil.which("sbatch", path=str(tools)) is None
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{tools}"}
+    cmd = [
+        sys.executable, "-m", "snakemake", *TARGETS, "--snakefile", str(repo / "Snakefile"),
+        "--directory", str(workdir), "--profile", str(repo / "profiles" / "slurm"),
+        "--configfile", str(repo / "config" / "cluster.yaml"), "-n",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=repo, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    return _jobs(output)
+
+
+@pytest.mark.parametrize("rule", ["train_sft", "train_dpo"])
+def test_training_jobs_ask_for_gpus(cluster_plan, rule):
+    jobs = cluster_plan[rule]
+    assert len(jobs) == 2  # GM and IM
+    for resources in jobs:
+        assert resources["gpu"] == "4"
+        assert resources["cpus_per_gpu"] == "8"
+        assert resources["slurm_partition"] == "gpu"
+        assert int(resources["mem_mb"]) >= 128000
+        assert int(resources["runtime"]) >= 600
+        assert "cpus_per_task" not in resources  # it would override cpus_per_gpu
+
+
+def test_evaluation_and_merge_resources(cluster_plan):
+    assert [r["gpu"] for r in cluster_plan["train_evaluate"]] == ["1", "1"]
+    for resources in cluster_plan["train_merge"]:
+        assert "gpu" not in resources and int(resources["mem_mb"]) >= 32000
+
+
+def test_cluster_config_uses_accelerate_and_cluster_recipes(repo):
+    from mhai.config import load_config
+    from mhai.train.recipes import load_recipe
+
+    config = load_config(repo / "config" / "cluster.yaml")
+    assert config["train"]["launcher"] == "accelerate"
+    assert config["models"]["base_lm"] == "hf:mistralai/Mistral-7B-Instruct-v0.2"
+    for model in ("gm", "im"):
+        for step in ("sft", "dpo"):
+            recipe = load_recipe(
+                repo / config["train"]["recipe_dir"] / model / f"{step}.yaml", step
+            )
+            assert recipe.model["dtype"] == "bfloat16" and recipe.training["bf16"] is True
+            assert recipe.training["activation_checkpointing"] is True
