@@ -71,3 +71,12 @@ def test_crisis_sessions_are_rarer_for_lower_risk(config):
     assert rate[0] < rate[max(rate)]
     overall = np.mean([s.crisis is not None for s in specs])
     assert 0.001 < overall < 0.05  # a small per-session chance, as configured
+
+
+def test_every_configured_locale_has_a_crisis_resource(config, repo):
+    import pandas as pd
+
+    resources = pd.read_csv(repo / "data" / "crisis_resources.csv")
+    available = set(zip(resources["region"], resources["language"], strict=True))
+    for locale in config["pilot"]["cohort"]["demographics"]["locales"]:
+        assert (locale["region"], locale["language"]) in available, locale

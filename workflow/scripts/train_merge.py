@@ -30,7 +30,11 @@ card = model_card(
     data={
         "sft": f"results/data/sft_{model}.jsonl",
         "dpo": f"results/data/dpo_{model}.jsonl",
-        "counts": data_card.get("outputs", data_card.get("counts", {})),
+        "rows_by_split": {
+            name: counts
+            for name, counts in data_card.get("outputs", {}).items()
+            if name in (f"sft_{model}", f"dpo_{model}")
+        },
     },
     recipes=recipes,
     metrics=metrics,

@@ -1,16 +1,30 @@
-"""Growth mixture model: class-specific growth curves with a shared random intercept, by EM.
+"""Growth mixture model with missing waves, fitted by a vectorised EM.
 
 Person ``i`` belongs to latent class ``k`` with probability ``pi_k``. Given the class, outcome
-``j`` at week ``t`` is ``y = x(t)' beta_kj + b_ij + e``, with a person random intercept
-``b_ij ~ N(0, tau2_j)`` and residual ``e ~ N(0, sigma2_j)``, outcomes independent given the
-class. Missing waves simply leave the likelihood (full-information maximum likelihood, valid
-under missing at random). A person's observed waves then have a compound-symmetric covariance,
-so the log-likelihood, the posterior of ``b`` and every EM update have closed forms that
-vectorise over people, classes, outcomes and random starts at once.
+``j`` at week ``t`` is
+
+    y_ijt = mu_kj(t) * (1 + s_ij) + b_ij + e_ijt,      mu_kj(t) = x(t)' beta_kj
+
+with a class-specific growth curve ``mu`` (quadratic, or piecewise linear with a knot), a
+person random intercept ``b ~ N(0, tau2)``, an optional person random *scale* ``s ~ N(0, nu)``
+(how strongly a person follows their class's curve: within-class variation in the amount of
+change, one parameter instead of a full random-slope covariance) and a residual
+``e ~ N(0, sigma2)``. Outcomes are independent given the class; variances are shared across
+classes or free per class. Missing waves leave the likelihood (full-information maximum
+likelihood, valid under missing at random).
+
+By default the model is fitted to the *change from week 0* at the later waves
+(``baseline="change"``): conditioning on the baseline score keeps a screening-truncated, skewed
+baseline distribution from showing up as spurious "level" classes; the baseline's own
+measurement error is then shared by every change score, which the random intercept absorbs.
+
+Given the class, a person's covariance is ``sigma2 I + Z D Z'`` with ``Z = [1, mu_k]`` and
+``D = diag(tau2, nu)``, so by the Woodbury identity the likelihood, the posterior of ``(b, s)``
+and every EM update need only 2x2 algebra on per-person sums: everything vectorises over
+people, classes, outcomes and random starts at once.
 
 Why not stepmix: its Gaussian models are latent profile analysis (local independence, no growth
-curve), which on pilot-like data splits people by baseline level (see ``tests``, where it is the
-cross-check on a well-separated draw).
+curve); on pilot-like data it splits people by baseline level. It is the cross-check in tests.
 """
 
 from __future__ import annotations
@@ -25,9 +39,13 @@ SHAPES = ("quadratic", "piecewise")
 # All starts run PRUNE_AFTER EM iterations; the KEEP_STARTS best then run to convergence.
 PRUNE_AFTER = 30
 KEEP_STARTS = 4
+# tau2 and sigma2 stay above this share of an outcome's variance (no collapse onto a point).
+VARIANCE_FLOOR = 0.01
+NU_OFF = 1e-8  # random-scale variance when the random scale is switched off
+NU_FLOOR = 1e-4
 
 
-def design(weeks: np.ndarray, shape: str = "quadratic", knot: float = 4.0) -> np.ndarray:
+def design(weeks, shape: str = "quadratic", knot: float = 4.0) -> np.ndarray:
     """Growth design matrix (T, 3): intercept plus a quadratic or a knot-at-``knot`` piecewise
     linear time trend, time in units of 10 weeks (keeps the normal equations well scaled)."""
     t = np.asarray(weeks, dtype=float) / 10.0
@@ -39,137 +57,203 @@ def design(weeks: np.ndarray, shape: str = "quadratic", knot: float = 4.0) -> np
     raise ValueError(f"unknown growth shape {shape!r}; expected one of {SHAPES}")
 
 
-@dataclass
+def model_data(Y: np.ndarray, weeks, baseline: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The data the mixture is fitted to: (Y_model (n, J, T'), model weeks, fitted-row mask).
+
+    ``baseline="level"`` models the scores themselves; ``"change"`` models the change from the
+    week-0 score at the later waves. People without a usable wave (in change mode: without a
+    baseline or any follow-up) carry no information about their class; they are left out of
+    the fit and get the class shares as their posterior."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim == 2:
+        Y = Y[:, None, :]
+    weeks = np.asarray(weeks, dtype=float)
+    if baseline == "level":
+        Ym, wm = Y, weeks
+    elif baseline == "change":
+        if weeks[0] != 0:
+            raise ValueError(f"baseline='change' needs week 0 first, got weeks {weeks.tolist()}")
+        Ym, wm = Y[..., 1:] - Y[..., :1], weeks[1:]
+    else:
+        raise ValueError(f"baseline must be 'level' or 'change', got {baseline!r}")
+    return Ym, wm, np.isfinite(Ym).any(axis=(1, 2))
+
+
 class _Data:
-    """Observed data in the shapes EM needs; ``M`` marks observed cells (1.0) and the ``_j``
-    arrays are outcome-major copies for batched matrix products."""
+    """Observed data with the per-person sums EM needs (``M`` marks observed cells)."""
 
-    Y0: np.ndarray  # (n, J, T), zeros where missing
-    M: np.ndarray  # (n, J, T) float 0/1
-    m: np.ndarray  # (n, J) observed waves per person and outcome
-    X: np.ndarray  # (T, P)
-
-    @classmethod
-    def build(cls, Y: np.ndarray, X: np.ndarray) -> _Data:
+    def __init__(self, Y: np.ndarray, X: np.ndarray):
         Y = np.asarray(Y, dtype=float)
-        if Y.ndim == 2:
-            Y = Y[:, None, :]
-        M = np.isfinite(Y).astype(float)
-        return cls(np.where(M > 0, Y, 0.0), M, M.sum(-1), X)
-
-    def __post_init__(self):
-        n, J, T = self.Y0.shape
-        P = self.X.shape[1]
+        self.M = np.isfinite(Y).astype(float)  # (n, J, T)
+        self.Y0 = np.where(self.M > 0, Y, 0.0)
+        self.X = X  # (T, P)
+        self.n, self.J, self.T = Y.shape
+        self.m = self.M.sum(-1)  # (n, J)
+        self.sy = self.Y0.sum(-1)
+        self.syy = (self.Y0**2).sum(-1)
         self.M_j = np.ascontiguousarray(self.M.transpose(1, 0, 2))  # (J, n, T)
         self.Y_j = np.ascontiguousarray(self.Y0.transpose(1, 0, 2))
-        self.ysum = self.Y0.sum(-1)  # (n, J)
-        self.yy = (self.Y0**2).sum(-1)
-        self.MX = self.M @ self.X  # (n, J, P)
-        self.MX_j = np.ascontiguousarray(self.MX.transpose(1, 0, 2))  # (J, n, P)
-        self.MXX = np.einsum("njt,tp,tq->njpq", self.M, self.X, self.X).reshape(n, J * P * P)
-        self.MXY = (self.Y0 @ self.X).reshape(n, J * P)
+        self.MXX = np.einsum("njt,tp,tq->njpq", self.M, X, X)  # (n, J, P, P)
+        self.MXY = self.Y0 @ X  # (n, J, P)
+        self.MX = self.M @ X
 
 
-def _class_terms(d: _Data, beta, tau2, sigma2):
-    """Class-conditional log-density (S, n, K) and per-(S, n, K, J) residual sums."""
+@dataclass
+class _Params:
+    """Batched parameters: leading axis S (random starts or perturbations)."""
+
+    log_pi: np.ndarray  # (S, K)
+    beta: np.ndarray  # (S, K, J, P)
+    tau2: np.ndarray  # (S, K, J)
+    sigma2: np.ndarray  # (S, K, J)
+    nu: np.ndarray  # (S, K, J)
+
+    def take(self, idx) -> _Params:
+        return _Params(*(a[idx] for a in (self.log_pi, self.beta, self.tau2, self.sigma2, self.nu)))
+
+
+def _sums(d: _Data, beta: np.ndarray) -> dict[str, np.ndarray]:
+    """Per (S, n, K, J) sums over observed waves of mu, mu^2 and y*mu."""
     S, K, J, _ = beta.shape
-    n, T = d.Y0.shape[0], d.X.shape[0]
-    mu = (beta @ d.X.T).transpose(2, 3, 0, 1).reshape(J, T, S * K)
+    mu = (beta @ d.X.T).transpose(2, 3, 0, 1).reshape(J, d.T, S * K)
 
-    def per_person(A):  # (J, n, T) @ (J, T, S*K) -> (S, n, K, J)
-        return (A @ mu).reshape(J, n, S, K).transpose(2, 1, 3, 0)
+    def per_person(A, B):  # (J, n, T) @ (J, T, S*K) -> (S, n, K, J)
+        return (A @ B).reshape(J, d.n, S, K).transpose(2, 1, 3, 0)
 
-    def per_person_sq(A):
-        return (A @ mu**2).reshape(J, n, S, K).transpose(2, 1, 3, 0)
-
-    sr = d.ysum[None, :, None, :] - per_person(d.M_j)
-    ss = d.yy[None, :, None, :] - 2 * per_person(d.Y_j) + per_person_sq(d.M_j)
-    s2 = sigma2[:, None]  # (S, 1, K, J)
-    t2 = tau2[:, None]
-    mm = d.m[None, :, None, :]
-    quad = (ss - t2 / (s2 + mm * t2) * sr**2) / s2
-    logdet = mm * np.log(s2) + np.log1p(mm * t2 / s2)
-    ll = -0.5 * (mm * LOG2PI + logdet + quad)
-    return ll.sum(-1), sr, ss
+    return {
+        "smu": per_person(d.M_j, mu),
+        "smumu": per_person(d.M_j, mu**2),
+        "symu": per_person(d.Y_j, mu),
+    }
 
 
-def _log_joint(d: _Data, beta, log_pi, tau2, sigma2):
-    ll, sr, ss = _class_terms(d, beta, tau2, sigma2)
-    return ll + log_pi[:, None, :], sr, ss
+def _e_step(d: _Data, p: _Params):
+    """Class-conditional log-likelihood plus log prior (S, n, K), and the posterior moments of
+    (b, s) given the class: means bh, sh and covariances vbb, vss, vbs, each (S, n, K, J)."""
+    q = _sums(d, p.beta)
+    m = d.m[None, :, None, :]
+    sy = d.sy[None, :, None, :]
+    syy = d.syy[None, :, None, :]
+    s2, t2, nu = p.sigma2[:, None], p.tau2[:, None], p.nu[:, None]
+    sr = sy - q["smu"]  # sum of residuals r = y - mu
+    srr = syy - 2 * q["symu"] + q["smumu"]
+    smur = q["symu"] - q["smumu"]
+    # C = D^-1 + Z'Z / sigma2 (2x2, symmetric), and its inverse in closed form.
+    c11 = 1 / t2 + m / s2
+    c22 = 1 / nu + q["smumu"] / s2
+    c12 = q["smu"] / s2
+    det = c11 * c22 - c12**2
+    vbb, vss, vbs = c22 / det, c11 / det, -c12 / det
+    g1, g2 = sr / s2, smur / s2
+    bh = vbb * g1 + vbs * g2
+    sh = vbs * g1 + vss * g2
+    quad = srr / s2 - (g1 * bh + g2 * sh)
+    logdet = m * np.log(s2) + np.log(t2) + np.log(nu) + np.log(det)
+    ll = (-0.5 * (m * LOG2PI + logdet + quad)).sum(-1) + p.log_pi[:, None, :]
+    return ll, {"bh": bh, "sh": sh, "vbb": vbb, "vss": vss, "vbs": vbs}
 
 
-def _m_step(d: _Data, w, sr, tau2, sigma2, shared: bool, ridge=1e-8):
-    """One ECM update of (pi, beta, sigma2, tau2) from posteriors ``w`` (S, n, K); variances
-    are (S, K, J), pooled over classes when ``shared``."""
+def _m_step(d: _Data, w, post, p: _Params, shared: bool, random_scale: bool, floor, ridge=1e-8):
+    """One ECM update of every parameter from the class posteriors ``w`` (S, n, K)."""
     S, n, K = w.shape
-    J, P = d.Y0.shape[1], d.X.shape[1]
-    s2 = sigma2[:, None]
-    mm = d.m[None, :, None, :]
-    prec = 1.0 / tau2[:, None] + mm / s2
-    bhat = (sr / s2) / prec  # posterior mean of the random intercept, given the class
-    v = 1.0 / prec
+    J, P = d.J, d.X.shape[1]
+    bh, sh, vbb, vss, vbs = (post[k] for k in ("bh", "sh", "vbb", "vss", "vbs"))
     pi = np.clip(w.mean(1), 1e-10, None)
     pi /= pi.sum(-1, keepdims=True)
-    wt = w.transpose(0, 2, 1)  # (S, K, n)
-    A = (wt @ d.MXX).reshape(S, K, J, P, P) + ridge * np.eye(P)
-    wb = (w[..., None] * bhat).transpose(3, 0, 2, 1).reshape(J, S * K, n)
-    rhs = (wt @ d.MXY).reshape(S, K, J, P) - (wb @ d.MX_j).reshape(J, S, K, P).transpose(
-        1, 2, 0, 3
-    )
+    wj = w[..., None]  # (S, n, K, 1)
+    e1 = 1 + sh  # E[1 + s]
+    e2 = e1**2 + vss  # E[(1 + s)^2]
+    e1b = e1 * bh + vbs  # E[(1 + s) b]
+
+    def over_people(weight, per_person):
+        """sum_n w * weight (S, n, K, J) times per_person (n, J, ...) -> (S, K, J, ...)."""
+        a = (wj * weight).transpose(3, 0, 2, 1).reshape(J, S * K, n)
+        b = np.moveaxis(per_person, 1, 0).reshape(J, n, -1)
+        return np.moveaxis((a @ b).reshape(J, S, K, *per_person.shape[2:]), 0, 2)
+
+    A = over_people(e2, d.MXX) + ridge * np.eye(P)
+    rhs = over_people(e1, d.MXY) - over_people(e1b, d.MX)
     beta = np.linalg.solve(A, rhs[..., None])[..., 0]
-    _, sr_new, ss_new = _class_terms(d, beta, tau2, sigma2)
-    resid = ss_new - 2 * bhat * sr_new + mm * bhat**2 + mm * v
-    wj = w[..., None]
+    q = _sums(d, beta)
+    m = d.m[None, :, None, :]
+    sy, syy = d.sy[None, :, None, :], d.syy[None, :, None, :]
+    resid = (
+        syy
+        + m * bh**2
+        + e1**2 * q["smumu"]
+        - 2 * bh * sy
+        - 2 * e1 * q["symu"]
+        + 2 * bh * e1 * q["smu"]
+        + m * vbb
+        + q["smumu"] * vss
+        + 2 * q["smu"] * vbs
+    )
     axes = (1, 2) if shared else 1
-    sigma2_new = (wj * resid).sum(axes) / np.maximum((wj * mm).sum(axes), 1e-9)
-    tau2_new = (wj * (bhat**2 + v)).sum(axes) / np.maximum(wj.sum(axes), 1e-9)
-    if shared:
-        sigma2_new = np.repeat(sigma2_new[:, None], K, axis=1)
-        tau2_new = np.repeat(tau2_new[:, None], K, axis=1)
-    return np.log(pi), beta, np.maximum(tau2_new, 1e-6), np.maximum(sigma2_new, 1e-6)
+
+    def pooled(num, den):
+        out = (wj * num).sum(axes) / np.maximum((wj * den).sum(axes), 1e-12)
+        return np.repeat(out[:, None], K, axis=1) if shared else out
+
+    sigma2 = pooled(resid, m)
+    tau2 = pooled(bh**2 + vbb, np.ones_like(m))
+    nu = p.nu
+    if random_scale:
+        nu = np.maximum(pooled(sh**2 + vss, np.ones_like(m)), NU_FLOOR)
+    return _Params(np.log(pi), beta, np.maximum(tau2, floor), np.maximum(sigma2, floor), nu)
 
 
-def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator):
+def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator, nu0: float):
     """k-means++ seeds on person trajectories (missing waves filled by week mean + person
-    offset), hard-assign everyone to the nearest seed, then one least-squares M-step."""
+    offset), everyone hard-assigned to the nearest seed, then a least-squares M-step.
+    Returns the starting parameters and the variance floor (J,)."""
     obs = d.M > 0
     with np.errstate(invalid="ignore"):
         week_mean = np.nanmean(np.where(obs, d.Y0, np.nan), axis=0)  # (J, T)
     week_mean = np.where(np.isfinite(week_mean), week_mean, np.nanmean(week_mean))
     offset = np.where(obs, d.Y0 - week_mean, 0.0).sum(-1) / np.maximum(d.m, 1.0)
     filled = np.where(obs, d.Y0, week_mean[None] + offset[..., None])
-    scale = filled.reshape(len(filled), -1).std(0) + 1e-9
-    F = filled.reshape(len(filled), -1) / scale
-    n = len(F)
-    S, J = n_starts, d.Y0.shape[1]
-    w = np.zeros((S, n, k))
+    F = filled.reshape(d.n, -1)
+    F = F / (F.std(0) + 1e-9)
+    S, J = n_starts, d.J
+    w = np.zeros((S, d.n, k))
     for s in range(S):
-        seeds = [rng.integers(n)]
+        seeds = [rng.integers(d.n)]
         dist = ((F - F[seeds[0]]) ** 2).sum(1)
         for _ in range(1, k):
-            p = dist / dist.sum() if dist.sum() > 0 else np.full(n, 1.0 / n)
-            seeds.append(rng.choice(n, p=p))
+            prob = dist / dist.sum() if dist.sum() > 0 else np.full(d.n, 1.0 / d.n)
+            seeds.append(rng.choice(d.n, p=prob))
             dist = np.minimum(dist, ((F - F[seeds[-1]]) ** 2).sum(1))
-        centres = F[seeds]
-        nearest = ((F[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
-        w[s, np.arange(n), nearest] = 1.0
+        nearest = ((F[:, None, :] - F[seeds][None]) ** 2).sum(-1).argmin(1)
+        w[s, np.arange(d.n), nearest] = 1.0
     var = np.array([np.nanvar(np.where(obs[:, j], d.Y0[:, j], np.nan)) for j in range(J)])
     var = np.where(np.isfinite(var) & (var > 0), var, 1.0)
-    tau2 = np.tile(0.5 * var, (S, k, 1))
-    sigma2 = np.tile(0.5 * var, (S, k, 1))
-    zero_beta = np.zeros((S, k, J, d.X.shape[1]))
-    _, sr, _ = _class_terms(d, zero_beta, tau2, sigma2)
-    # With b fixed at zero (tau2 -> tiny) the M-step is plain weighted least squares.
-    log_pi, beta, _, _ = _m_step(d, w, sr, np.full_like(tau2, 1e-9), sigma2, True)
-    return log_pi, beta, tau2, sigma2
+    full = np.tile(0.5 * var, (S, k, 1))
+    start = _Params(
+        np.full((S, k), -np.log(k)),
+        np.zeros((S, k, J, d.X.shape[1])),
+        full,
+        full.copy(),
+        np.full((S, k, J), nu0),
+    )
+    # With b and s held at zero (tiny prior variances) the M-step is plain least squares.
+    tiny = _Params(start.log_pi, start.beta, np.full_like(full, 1e-9), full, start.nu * 0 + 1e-9)
+    _, post = _e_step(d, tiny)
+    fitted = _m_step(d, w, post, tiny, True, False, 1e-9)
+    return _Params(fitted.log_pi, fitted.beta, full, full.copy(), start.nu), VARIANCE_FLOOR * var
 
 
 @dataclass
 class GrowthMixtureFit:
-    """A fitted K-class growth mixture; classes ordered and named by trajectory shape."""
+    """A fitted K-class growth mixture; classes ordered and named by trajectory shape.
+
+    ``posterior`` covers every person given; people outside the fit (``fitted`` False: no
+    usable waves) get the class shares. ``n`` counts the fitted people (used by BIC)."""
 
     k: int
     weeks: np.ndarray
+    model_weeks: np.ndarray
+    baseline: str
+    fitted: np.ndarray  # (n_all,) bool
     outcomes: list[str]
     shape: str
     knot: float
@@ -177,25 +261,33 @@ class GrowthMixtureFit:
     shares: np.ndarray  # (K,)
     tau2: np.ndarray  # (K, J) random-intercept variances (equal across K when shared)
     sigma2: np.ndarray  # (K, J) residual variances
+    nu: np.ndarray  # (K, J) random-scale variances
     shared_variances: bool
+    random_scale: bool
     loglik: float
     n: int
-    posterior: np.ndarray  # (n, K)
+    posterior: np.ndarray  # (n_all, K)
     converged: bool
     n_iter: int
     labels: list[str] = field(default_factory=list)
     share_se: np.ndarray | None = None  # (K,) delta-method (sandwich) standard errors
-    mean_se: np.ndarray | None = None  # (K, J, T)
+    mean_se: np.ndarray | None = None  # (K, J, T')
     cov_ok: bool = False
 
     @property
     def n_params(self) -> int:
         K, J, P = self.beta.shape
-        return K * J * P + (K - 1) + 2 * J * (1 if self.shared_variances else K)
+        n_var = (2 + self.random_scale) * J * (1 if self.shared_variances else K)
+        return K * J * P + (K - 1) + n_var
 
     @property
     def bic(self) -> float:
         return -2 * self.loglik + self.n_params * np.log(self.n)
+
+    @property
+    def sabic(self) -> float:
+        """Sample-size adjusted BIC (n* = (n + 2) / 24)."""
+        return -2 * self.loglik + self.n_params * np.log((self.n + 2) / 24)
 
     @property
     def aic(self) -> float:
@@ -203,11 +295,11 @@ class GrowthMixtureFit:
 
     @property
     def entropy(self) -> float:
-        """Relative entropy (1 = perfectly separated classes; 1.0 by convention for K=1)."""
+        """Relative entropy of the fitted people (1 = perfectly separated; 1.0 for K=1)."""
         if self.k == 1:
             return 1.0
-        w = np.clip(self.posterior, 1e-300, 1.0)
-        return float(1.0 - (-(w * np.log(w)).sum()) / (self.n * np.log(self.k)))
+        w = np.clip(self.posterior[self.fitted], 1e-300, 1.0)
+        return float(1.0 - (-(w * np.log(w)).sum()) / (len(w) * np.log(self.k)))
 
     @property
     def smallest_share(self) -> float:
@@ -215,86 +307,53 @@ class GrowthMixtureFit:
 
     @property
     def X(self) -> np.ndarray:
-        return design(self.weeks, self.shape, self.knot)
+        return design(self.model_weeks, self.shape, self.knot)
 
     def means(self) -> np.ndarray:
-        """Model-implied class mean trajectories (K, J, T)."""
+        """Model-implied class means at the model weeks (K, J, T'): scores, or changes from
+        week 0 when ``baseline == "change"``."""
         return np.einsum("kjp,tp->kjt", self.beta, self.X)
+
+    def trajectory(self) -> tuple[np.ndarray, np.ndarray]:
+        """Class mean trajectories and their SEs at every week (K, J, T); in change mode the
+        week-0 entry is the zero change (SE 0). SEs are NaN until ``add_standard_errors``."""
+        mean = self.means()
+        se = self.mean_se if self.mean_se is not None else np.full_like(mean, np.nan)
+        if self.baseline == "change":
+            zeros = np.zeros(mean.shape[:2] + (1,))
+            mean = np.concatenate([zeros, mean], axis=2)
+            se = np.concatenate([zeros, se], axis=2)
+        return mean, se
 
     def assign(self) -> np.ndarray:
         """Modal class index per person."""
         return self.posterior.argmax(1)
 
-    def predict_proba(self, Y: np.ndarray) -> np.ndarray:
-        """Posterior class probabilities for new data with the same weeks and outcomes."""
-        d = _Data.build(Y, self.X)
-        lj, _, _ = _log_joint(
-            d, self.beta[None], np.log(self.shares)[None], self.tau2[None], self.sigma2[None]
+    def _params(self) -> _Params:
+        return _Params(
+            np.log(self.shares)[None],
+            self.beta[None],
+            self.tau2[None],
+            self.sigma2[None],
+            self.nu[None],
         )
-        return np.exp(lj[0] - logsumexp(lj[0], axis=1, keepdims=True))
+
+    def predict_proba(self, Y: np.ndarray) -> np.ndarray:
+        """Posterior class probabilities for new data with the same weeks and outcomes
+        (the class shares for people without usable waves)."""
+        Ym, _, rows = model_data(Y, self.weeks, self.baseline)
+        out = np.tile(self.shares, (len(Ym), 1))
+        ll, _ = _e_step(_Data(Ym[rows], self.X), self._params())
+        out[rows] = np.exp(ll[0] - logsumexp(ll[0], axis=1, keepdims=True))
+        return out
 
 
-def _pack(beta, log_pi, tau2, sigma2, shared):
-    eta = log_pi[:-1] - log_pi[-1]
-    if shared:
-        tau2, sigma2 = tau2[:1], sigma2[:1]
-    return np.concatenate([beta.ravel(), eta, np.log(tau2).ravel(), np.log(sigma2).ravel()])
-
-
-def _unpack(theta, K, J, P, shared):
-    """theta (B, p) -> batched parameters."""
-    nb = K * J * P
-    nv = J if shared else K * J
-    beta = theta[:, :nb].reshape(-1, K, J, P)
-    eta = np.concatenate([theta[:, nb : nb + K - 1], np.zeros((len(theta), 1))], axis=1)
-    log_pi = eta - logsumexp(eta, axis=1, keepdims=True)
-    start = nb + K - 1
-    shape = (-1, 1 if shared else K, J)
-    tau2 = np.exp(theta[:, start : start + nv]).reshape(shape)
-    sigma2 = np.exp(theta[:, start + nv :]).reshape(shape)
-    return beta, log_pi, np.broadcast_to(tau2, (len(theta), K, J)), np.broadcast_to(
-        sigma2, (len(theta), K, J)
-    )
-
-
-def _person_loglik(d: _Data, theta: np.ndarray, K: int, shared: bool, chunk=64) -> np.ndarray:
-    """Per-person log-likelihood (B, n) for a batch of parameter vectors."""
-    J, P = d.Y0.shape[1], d.X.shape[1]
-    out = []
-    for start in range(0, len(theta), chunk):
-        lj, _, _ = _log_joint(d, *_unpack(theta[start : start + chunk], K, J, P, shared))
-        out.append(logsumexp(lj, axis=2))
-    return np.concatenate(out)
-
-
-def _sandwich(d: _Data, theta: np.ndarray, K: int, shared: bool) -> tuple[np.ndarray, bool]:
-    """Robust (sandwich) covariance of theta from numerical scores and Hessian."""
-    p = len(theta)
-    h = 1e-4 * np.maximum(1.0, np.abs(theta))
-    eye = np.eye(p) * h
-    plus_minus = np.concatenate([theta + eye, theta - eye])
-    ll = _person_loglik(d, plus_minus, K, shared)
-    scores = ((ll[:p] - ll[p:]) / (2 * h[:, None])).T  # (n, p)
-    idx = [(a, b) for a in range(p) for b in range(a, p)]
-    pts = []
-    for a, b in idx:
-        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            pts.append(theta + sa * eye[a] + sb * eye[b])
-    tot = _person_loglik(d, np.array(pts), K, shared).sum(1).reshape(-1, 4)
-    H = np.zeros((p, p))
-    for (a, b), f in zip(idx, tot, strict=True):
-        H[a, b] = H[b, a] = (f[0] - f[1] - f[2] + f[3]) / (4 * h[a] * h[b])
-    info = -H
-    eig = np.linalg.eigvalsh(info)
-    ok = bool(eig.min() > 1e-8 * max(eig.max(), 1.0))
-    inv = np.linalg.pinv(info)
-    return inv @ (scores.T @ scores) @ inv, ok
-
-
-def _shape_labels(means: np.ndarray, weeks: np.ndarray) -> list[str]:
-    """Name classes by the first outcome's mean trajectory: the least total improvement is the
-    non-responder; among the rest (K >= 3) the largest improvement by the first follow-up is the
-    rapid improver; the others are improving (numbered from the second on)."""
+# ----------------------------------------------------------------------------- fitting
+def _shape_labels(means: np.ndarray) -> list[str]:
+    """Name classes by the first outcome's mean trajectory (K, J, T from week 0): the least
+    total improvement is the non-responder; among the rest (K >= 3) the largest improvement by
+    the first follow-up is the rapid improver; the others are improving (numbered from the
+    second on). Lower scores are better."""
     K = len(means)
     if K == 1:
         return ["all"]
@@ -322,122 +381,199 @@ def fit_growth_mixture(
     outcomes: list[str] | None = None,
     shape: str = "quadratic",
     knot: float = 4.0,
+    baseline: str = "change",
+    variances: str = "shared",
+    random_scale: bool = True,
     n_starts: int = 20,
     max_iter: int = 500,
     tol: float = 1e-7,
     seed: int = 0,
-    variances: str = "shared",
     covariance: bool = True,
 ) -> GrowthMixtureFit:
     """Fit a K-class growth mixture to ``Y`` (n, T) or (n, J, T) with NaN for missing waves.
 
-    All ``n_starts`` random starts run as one vectorised EM; the best log-likelihood wins.
-    ``covariance`` adds sandwich standard errors for the class shares and mean trajectories.
+    ``baseline``: model scores (``"level"``) or change from week 0 (``"change"``, see
+    ``model_data``). ``variances``: ``"shared"`` across classes or ``"class"``-specific.
+    ``random_scale``: include the person random scale ``s``. All ``n_starts`` random starts run
+    as one vectorised EM (the best few continue after a short burn-in); the best
+    log-likelihood wins. ``covariance`` adds sandwich SEs for class shares and trajectories.
     """
     weeks = np.asarray(weeks, dtype=float)
-    X = design(weeks, shape, knot)
-    d = _Data.build(Y, X)
-    n, J, T = d.Y0.shape
-    if T != len(weeks):
-        raise ValueError(f"Y has {T} waves but {len(weeks)} weeks were given")
-    keep = d.m.sum(1) > 0
-    if not keep.all():
-        raise ValueError(f"{int((~keep).sum())} people have no observed score; drop them first")
+    if np.shape(Y)[-1] != len(weeks):
+        raise ValueError(f"Y has {np.shape(Y)[-1]} waves but {len(weeks)} weeks were given")
     if variances not in ("shared", "class"):
         raise ValueError(f"variances must be 'shared' or 'class', got {variances!r}")
+    Ym, model_weeks, rows = model_data(Y, weeks, baseline)
+    if rows.sum() < 2 * k:
+        raise ValueError(f"only {int(rows.sum())} people have usable waves for {k} classes")
     shared = variances == "shared"
+    X = design(model_weeks, shape, knot)
+    d = _Data(Ym[rows], X)
     rng = np.random.default_rng(seed)
-    log_pi, beta, tau2, sigma2 = _initial_values(d, k, n_starts, rng)
+    p, floor = _initial_values(d, k, n_starts, rng, 0.05 if random_scale else NU_OFF)
     prev = np.full(n_starts, -np.inf)
     done = np.zeros(n_starts, dtype=bool)
     it = 0
     for it in range(1, max_iter + 1):
-        lj, sr, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
-        norm = logsumexp(lj, axis=2, keepdims=True)
+        ll, post = _e_step(d, p)
+        norm = logsumexp(ll, axis=2, keepdims=True)
         total = norm.sum((1, 2))
         if it == PRUNE_AFTER and len(total) > KEEP_STARTS:
             # Short runs from every start, then only the most promising continue.
             top = np.argsort(-np.nan_to_num(total, nan=-np.inf))[:KEEP_STARTS]
-            lj, sr, norm, total, prev, done = (a[top] for a in (lj, sr, norm, total, prev, done))
-            log_pi, beta, tau2, sigma2 = (a[top] for a in (log_pi, beta, tau2, sigma2))
+            p, ll, norm, total, prev, done = (
+                p.take(top),
+                ll[top],
+                norm[top],
+                total[top],
+                prev[top],
+                done[top],
+            )
+            post = {key: v[top] for key, v in post.items()}
         done |= np.abs(total - prev) < tol * np.abs(total)
         if done.all():
             break
         prev = total
-        w = np.exp(lj - norm)
-        log_pi, beta, tau2, sigma2 = _m_step(d, w, sr, tau2, sigma2, shared)
-    lj, _, _ = _log_joint(d, beta, log_pi, tau2, sigma2)
-    norm = logsumexp(lj, axis=2, keepdims=True)
+        p = _m_step(d, np.exp(ll - norm), post, p, shared, random_scale, floor)
+    ll, _ = _e_step(d, p)
+    norm = logsumexp(ll, axis=2, keepdims=True)
     total = norm.sum((1, 2))
     best = int(np.nanargmax(total))
-    post = np.exp(lj[best] - norm[best])
+    posterior = np.tile(np.exp(p.log_pi[best]), (len(rows), 1))
+    posterior[rows] = np.exp(ll[best] - norm[best])
     fit = GrowthMixtureFit(
         k=k,
         weeks=weeks,
-        outcomes=list(outcomes or [f"y{j}" for j in range(J)]),
+        model_weeks=model_weeks,
+        baseline=baseline,
+        fitted=rows,
+        outcomes=list(outcomes or [f"y{j}" for j in range(d.J)]),
         shape=shape,
         knot=knot,
-        beta=beta[best],
-        shares=np.exp(log_pi[best]),
-        tau2=tau2[best],
-        sigma2=sigma2[best],
+        beta=p.beta[best],
+        shares=np.exp(p.log_pi[best]),
+        tau2=p.tau2[best],
+        sigma2=p.sigma2[best],
+        nu=p.nu[best],
         shared_variances=shared,
+        random_scale=random_scale,
         loglik=float(total[best]),
-        n=n,
-        posterior=post,
+        n=int(rows.sum()),
+        posterior=posterior,
         converged=bool(done[best]),
         n_iter=it,
     )
-    fit = _order_by_label(fit)
+    _order_by_label(fit)
     if covariance:
         add_standard_errors(fit, Y)
     return fit
 
 
+def _order_by_label(fit: GrowthMixtureFit) -> None:
+    labels = _shape_labels(fit.trajectory()[0])
+    order = sorted(range(fit.k), key=lambda k: labels[k])
+    fit.labels = [labels[k] for k in order]
+    for name in ("beta", "shares", "tau2", "sigma2", "nu"):
+        setattr(fit, name, getattr(fit, name)[order])
+    fit.posterior = fit.posterior[:, order]
+
+
+# ----------------------------------------------------------------------------- standard errors
+def _free(fit: GrowthMixtureFit) -> list[str]:
+    names = ["tau2", "sigma2"] + (["nu"] if fit.random_scale else [])
+    return names
+
+
+def _pack(fit: GrowthMixtureFit) -> np.ndarray:
+    log_pi = np.log(fit.shares)
+    parts = [fit.beta.ravel(), log_pi[:-1] - log_pi[-1]]
+    for name in _free(fit):
+        v = getattr(fit, name)
+        parts.append(np.log(v[:1] if fit.shared_variances else v).ravel())
+    return np.concatenate(parts)
+
+
+def _unpack(fit: GrowthMixtureFit, theta: np.ndarray) -> _Params:
+    """theta (B, p) -> batched parameters, the inverse of ``_pack``."""
+    K, J, P = fit.beta.shape
+    B = len(theta)
+    nb = K * J * P
+    beta = theta[:, :nb].reshape(B, K, J, P)
+    eta = np.concatenate([theta[:, nb : nb + K - 1], np.zeros((B, 1))], axis=1)
+    log_pi = eta - logsumexp(eta, axis=1, keepdims=True)
+    rows = 1 if fit.shared_variances else K
+    out, start = {}, nb + K - 1
+    for name in _free(fit):
+        block = np.exp(theta[:, start : start + rows * J]).reshape(B, rows, J)
+        out[name] = np.broadcast_to(block, (B, K, J))
+        start += rows * J
+    nu = out.get("nu", np.full((B, K, J), NU_OFF))
+    return _Params(log_pi, beta, out["tau2"], out["sigma2"], nu)
+
+
+def _person_loglik(d: _Data, fit: GrowthMixtureFit, theta: np.ndarray, chunk=64) -> np.ndarray:
+    """Per-person log-likelihood (B, n) for a batch of parameter vectors."""
+    out = []
+    for start in range(0, len(theta), chunk):
+        ll, _ = _e_step(d, _unpack(fit, theta[start : start + chunk]))
+        out.append(logsumexp(ll, axis=2))
+    return np.concatenate(out)
+
+
+def _sandwich(d: _Data, fit: GrowthMixtureFit) -> tuple[np.ndarray, bool]:
+    """Robust (sandwich) covariance of the packed parameters from numerical per-person scores
+    and a numerical Hessian; also whether the information matrix was positive definite."""
+    theta = _pack(fit)
+    p = len(theta)
+    h = 1e-4 * np.maximum(1.0, np.abs(theta))
+    eye = np.eye(p) * h
+    ll = _person_loglik(d, fit, np.concatenate([theta + eye, theta - eye]))
+    scores = ((ll[:p] - ll[p:]) / (2 * h[:, None])).T  # (n, p)
+    idx = [(a, b) for a in range(p) for b in range(a, p)]
+    signs = ((1, 1), (1, -1), (-1, 1), (-1, -1))
+    pts = np.array([theta + sa * eye[a] + sb * eye[b] for a, b in idx for sa, sb in signs])
+    tot = _person_loglik(d, fit, pts).sum(1).reshape(-1, 4)
+    H = np.zeros((p, p))
+    for (a, b), f in zip(idx, tot, strict=True):
+        H[a, b] = H[b, a] = (f[0] - f[1] - f[2] + f[3]) / (4 * h[a] * h[b])
+    info = -H
+    eig = np.linalg.eigvalsh(info)
+    ok = bool(eig.min() > 1e-8 * max(eig.max(), 1.0))
+    inv = np.linalg.pinv(info)
+    return inv @ (scores.T @ scores) @ inv, ok
+
+
 def add_standard_errors(fit: GrowthMixtureFit, Y: np.ndarray) -> GrowthMixtureFit:
     """Sandwich standard errors of the class shares and mean trajectories (delta method)."""
-    d = _Data.build(Y, fit.X)
+    Ym, _, rows = model_data(Y, fit.weeks, fit.baseline)
+    cov, ok = _sandwich(_Data(Ym[rows], fit.X), fit)
     K, J, P = fit.beta.shape
-    shared = fit.shared_variances
-    theta = _pack(fit.beta, np.log(fit.shares), fit.tau2, fit.sigma2, shared)
-    cov, ok = _sandwich(d, theta, K, shared)
     nb = K * J * P
     pi = fit.shares
     jac = (np.diag(pi) - np.outer(pi, pi))[:, : K - 1]  # d pi / d eta
     cov_eta = cov[nb : nb + K - 1, nb : nb + K - 1]
     fit.share_se = np.sqrt(np.clip(np.einsum("ka,ab,kb->k", jac, cov_eta, jac), 0, None))
-    cov_beta = cov[:nb, :nb].reshape(K, J, P, K, J, P)
-    diag = np.einsum("kjpkjq->kjpq", cov_beta)
+    diag = np.einsum("kjpkjq->kjpq", cov[:nb, :nb].reshape(K, J, P, K, J, P))
     fit.mean_se = np.sqrt(np.clip(np.einsum("tp,kjpq,tq->kjt", fit.X, diag, fit.X), 0, None))
     fit.cov_ok = ok
-    return fit
-
-
-def _order_by_label(fit: GrowthMixtureFit) -> GrowthMixtureFit:
-    labels = _shape_labels(fit.means(), fit.weeks)
-    order = sorted(range(fit.k), key=lambda k: labels[k])
-    fit.labels = [labels[k] for k in order]
-    fit.beta = fit.beta[order]
-    fit.shares = fit.shares[order]
-    fit.tau2 = fit.tau2[order]
-    fit.sigma2 = fit.sigma2[order]
-    fit.posterior = fit.posterior[:, order]
     return fit
 
 
 def select_k(
     fits: list[GrowthMixtureFit], min_share: float = 0.05
 ) -> tuple[GrowthMixtureFit, list[dict]]:
-    """Pick the lowest-BIC model among those whose smallest class holds at least
-    ``min_share`` of people (K=1 always qualifies); returns it and one summary row per K."""
-    eligible = [f for f in fits if f.k == 1 or (f.smallest_share >= min_share)]
+    """Pick the lowest-BIC model among those whose smallest class holds at least ``min_share``
+    of people (K=1 always qualifies); returns it and one summary row per K."""
+    eligible = [f for f in fits if f.k == 1 or f.smallest_share >= min_share]
     chosen = min(eligible, key=lambda f: f.bic)
     rows = [
         {
             "k": f.k,
             "loglik": f.loglik,
             "n_params": f.n_params,
+            "n_fitted": f.n,
             "bic": f.bic,
+            "sabic": f.sabic,
             "aic": f.aic,
             "entropy": f.entropy,
             "smallest_share": f.smallest_share,

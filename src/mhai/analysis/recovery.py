@@ -147,7 +147,9 @@ def run_recovery(
     """Run ``settings['recovery']['replications']`` replications (in ``workers`` processes).
     Returns (per-replication estimates with replication facts, summary per parameter)."""
     rec = settings["recovery"]
-    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(rec["replications"])]
+    seeds = [
+        int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(rec["replications"])
+    ]
     jobs = [(params, rec["n"], s, settings) for s in seeds]
     workers = max(1, min(rec["workers"], os.cpu_count() or 1))
     bar = tqdm(total=len(jobs), desc="recovery", disable=not progress)
@@ -198,16 +200,30 @@ def summarise(reps: pd.DataFrame) -> pd.DataFrame:
     extra = [
         ("K chosen by BIC = 3 (share of replications)", k3.mean(), k3.std(ddof=1)),
         ("mean K chosen by BIC", facts["k_chosen"].mean(), facts["k_chosen"].std(ddof=1)),
-        ("class assignment accuracy (all)", facts["accuracy_all"].mean(), facts["accuracy_all"].std(ddof=1)),
+        (
+            "class assignment accuracy (all)",
+            facts["accuracy_all"].mean(),
+            facts["accuracy_all"].std(ddof=1),
+        ),
         (
             "class assignment accuracy (>= 3 waves)",
             facts["accuracy_3plus_waves"].mean(),
             facts["accuracy_3plus_waves"].std(ddof=1),
         ),
-        ("relative entropy, 3-class model", facts["entropy_k3"].mean(), facts["entropy_k3"].std(ddof=1)),
+        (
+            "relative entropy, 3-class model",
+            facts["entropy_k3"].mean(),
+            facts["entropy_k3"].std(ddof=1),
+        ),
     ]
     rows = [
-        {"kind": "classification", "parameter": name, "mean_estimate": m, "empirical_sd": sd, "replications": n}
+        {
+            "kind": "classification",
+            "parameter": name,
+            "mean_estimate": m,
+            "empirical_sd": sd,
+            "replications": n,
+        }
         for name, m, sd in extra
     ]
     return pd.concat([summary, pd.DataFrame(rows)], ignore_index=True)

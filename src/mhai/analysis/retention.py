@@ -13,9 +13,7 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 
-def km_curve(
-    time: np.ndarray, event: np.ndarray, weeks, level: float = 0.95
-) -> pd.DataFrame:
+def km_curve(time: np.ndarray, event: np.ndarray, weeks, level: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier retention at each of ``weeks`` (step function evaluated at the week)."""
     sf = SurvfuncRight(np.asarray(time, float), np.asarray(event, int))
     z = stats.norm.ppf(0.5 + level / 2)

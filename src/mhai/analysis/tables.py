@@ -68,4 +68,3 @@ def alliance_mean(alliance: pd.DataFrame, week: int = 6) -> pd.Series:
     """Mean WAI-SR item score (1-5) per person at ``week``."""
     sel = alliance.loc[alliance["week"] == week]
     return sel.groupby("participant_id")["score"].mean().astype(float).rename("alliance")
-

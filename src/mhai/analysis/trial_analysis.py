@@ -276,7 +276,9 @@ def mixed_model_table(
         table.insert(0, "outcome", o)
         table.insert(0, "model", "score ~ t, random intercept + slope (t = week/10)")
         parts.append(table)
-    parts.append(moderator_models(symptoms, moderators, outcomes=list(tb.SYMPTOMS), methods=methods))
+    parts.append(
+        moderator_models(symptoms, moderators, outcomes=list(tb.SYMPTOMS), methods=methods)
+    )
     follow = settings["followup_week"]
     for measure, fit in itt.items():
         if "mean_change" not in fit:
@@ -388,9 +390,7 @@ def analyse_trial(tables: dict[str, pd.DataFrame], settings: dict, seed: int) ->
             "ci_low": 1 - at_follow["ci_high"],
             "ci_high": 1 - at_follow["ci_low"],
         },
-        "alliance_week6": bootstrap_mean(
-            alliance.to_numpy(), settings["bootstrap"], seed, level
-        ),
+        "alliance_week6": bootstrap_mean(alliance.to_numpy(), settings["bootstrap"], seed, level),
         "sessions_total": len(tables["sessions"]),
     }
     return TrialAnalysis(

@@ -1,9 +1,10 @@
 """Row filters applied before anything is stored: deleted, bots, empty, length, language, dupes.
 
 The language filter is deliberately cheap (it runs on every row of a dump): the share of a
-text's words that are common English function words. English prose sits around 0.35-0.55;
-Spanish, German, French or Portuguese text scores under 0.15 (few shared words such as "a",
-"me", "die"), and non-Latin scripts score 0. Texts shorter than ``min_words`` are not judged.
+text's distinct words that are common English function words. English prose sits around
+0.3-0.6; Spanish, German, French, Portuguese or Dutch text scores under 0.15 (few shared words
+such as "a", "me", "so"), and non-Latin scripts score 0. Texts shorter than ``min_words`` are
+not judged.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from dataclasses import dataclass
 DELETED_MARKERS = {"[deleted]": "deleted", "[removed]": "removed", "[deleted by user]": "deleted"}
 
 # Common English function words (closed-class words that carry little topic).
-ENGLISH_STOPWORDS = frozenset(
-    """
+_STOPWORDS = """
     a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing don't down during each few for from
     further had has have having he her here hers herself him himself his how i i'm i've i'd if
@@ -25,8 +25,8 @@ ENGLISH_STOPWORDS = frozenset(
     yourselves can't won't didn't doesn't isn't wasn't i'll you're it's that's there's what's
     really like even still also ever never much many every anyone someone something nothing
     everything know feel think get got want going been make made
-    """.split()
-)
+"""
+ENGLISH_STOPWORDS = frozenset(_STOPWORDS.split())
 
 # Punctuation is mapped to spaces before splitting into words (much faster than a regex);
 # ASCII text (most of it) goes through the bytes translation, the fastest path in CPython.
@@ -75,11 +75,11 @@ def is_bot(author: str, cfg: CleanConfig) -> bool:
     return name in cfg.bots or bool(cfg.bot_suffix and name.endswith(cfg.bot_suffix))
 
 
-def english_ratio(words: list[str]) -> float:
-    """Share of the words that are English function words (0 for no words)."""
+def english_ratio(words: set[str] | frozenset[str]) -> float:
+    """Share of the distinct words that are English function words (0 for no words)."""
     if not words:
         return 0.0
-    return sum(map(ENGLISH_STOPWORDS.__contains__, words)) / len(words)
+    return len(ENGLISH_STOPWORDS.intersection(words)) / len(words)
 
 
 def words_of(low: str) -> list[str]:
@@ -91,24 +91,23 @@ def words_of(low: str) -> list[str]:
 
 def text_reason(
     text: str, low: str, min_words: int, cfg: CleanConfig
-) -> tuple[str | None, list[str]]:
-    """The drop reason for a text (empty, too short/long, non-English) or None, and its words.
-
-    ``low`` is ``text.lower()`` (computed once by the caller and reused).
-    """
+) -> tuple[str | None, list[str], set[str]]:
+    """The drop reason for a text (empty, too short/long, non-English) or None, its words
+    and the set of its words. ``low`` is ``text.lower()`` (computed once by the caller)."""
     if not text or text.isspace():
-        return "empty", []
+        return "empty", [], set()
     words = words_of(low)
     n = len(words)
     if n == 0:
-        return "empty", words
+        return "empty", words, set()
     if n < min_words:
-        return "too_short", words
+        return "too_short", words, set()
     if n > cfg.max_words:
-        return "too_long", words
-    if n >= cfg.language_min_words and english_ratio(words) < cfg.min_english_ratio:
-        return "non_english", words
-    return None, words
+        return "too_long", words, set()
+    wordset = set(words)
+    if n >= cfg.language_min_words and english_ratio(wordset) < cfg.min_english_ratio:
+        return "non_english", words, wordset
+    return None, words, wordset
 
 
 def dedupe_key(kind: str, words: list[str]) -> int:

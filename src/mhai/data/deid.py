@@ -8,7 +8,8 @@ Two backends (``data.deid.backend``):
   prep (see config/README.md for measured speed).
 - ``scrubadub``: the maintained scrubadub library's detectors (email, URL, phone, twitter,
   credentials, ...) first, then the regex patterns for what scrubadub has no detector for
-  (Reddit usernames, addresses, cue names). About 40x slower.
+  (Reddit usernames, addresses, names). 10-40x slower (measured in
+  ``benchmarks/bench_data_prep.py``).
 
 Placeholders: ``[USER] [EMAIL] [PHONE] [URL] [ADDRESS] [NAME]``.
 """
@@ -23,17 +24,19 @@ from mhai.data.clean import words_of
 PLACEHOLDERS = ("USER", "EMAIL", "PHONE", "URL", "ADDRESS", "NAME")
 
 _TLDS = ("com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "ca", "me", "info", "ly", "app")
-_STREETS = (
+_STREET_TEXT = (
     "Street St Avenue Ave Road Rd Boulevard Blvd Lane Ln Drive Dr Court Ct Way Place Pl "
     "Terrace Circle Parkway Highway Hwy"
-).split()
+)
+_STREETS = _STREET_TEXT.split()
 # Gates (sets of lower-case words): the address pattern needs a street word, name cues a cue word.
 _STREET_WORDS = frozenset(street.lower() for street in _STREETS)
-_RELATIONS = (
+_RELATION_TEXT = (
     "wife husband boyfriend girlfriend partner fiance fiancee son daughter sister brother mom "
     "mum mother dad father friend roommate therapist doctor boss ex cousin aunt uncle grandma "
     "grandpa coworker teacher neighbor neighbour"
-).split() + ["best friend", "close friend"]
+)
+_RELATIONS = [*_RELATION_TEXT.split(), "best friend", "close friend"]
 _MY_CUE_WORDS = frozenset(["name", "name's", *(w for r in _RELATIONS for w in r.split())])
 _OTHER_CUE_WORDS = frozenset(["call", "called", "name", "name's"])
 _NAME = r"(?:(?:Dr|Mr|Mrs|Ms)\.? )?[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?"
@@ -61,8 +64,7 @@ SIGNOFF = re.compile(rf"(?:-|–|—|~|Love,|Thanks,|Cheers,|Best,)\s*({_NAME})"
 # following capitalized surname). Names that are also everyday English words (Will, May, Hope,
 # Grace, Faith, Joy, Mark, Bill, Rose, Dawn, Summer, Amber, Jack, Art, ...) are left out on
 # purpose: the cue patterns above still catch them after "my name is" and similar.
-FIRST_NAMES = frozenset(
-    """
+_FIRST_NAME_TEXT = """
     aaron abdul abigail adam adrian ahmed aisha alan alex alexander alexandra alice alicia ali
     amanda amelia amir amy ana andre andrea andrew angela anna anne anthony antonio arjun ashley
     austin ava barbara ben benjamin beth brandon brian brittany caleb camila carl carlos carmen
@@ -78,17 +80,29 @@ FIRST_NAMES = frozenset(
     paul pedro peter priya rachel rahul raj ravi rebecca richard robert ryan samantha samuel
     sara sarah sean sebastian sofia sophia sophie stefan stephanie steven susan tanya thomas
     tiffany timothy tom tomasz tyler valentina vanessa victor victoria william yusuf zoe zara
-    """.split()
-)
+"""
+FIRST_NAMES = frozenset(_FIRST_NAME_TEXT.split())
 GAZETTEER = re.compile(
     rf"\b(?:{'|'.join(sorted((n.capitalize() for n in FIRST_NAMES), key=len, reverse=True))})"
     r"(?: [A-Z][a-z]+(?=[\s,.!?;:]|$))?\b"
 )
-NON_NAMES = frozenset(
+_NAME_GATES = _MY_CUE_WORDS | _OTHER_CUE_WORDS | FIRST_NAMES | {"my"}
+_NON_NAME_TEXT = (
     "I The A An And But So Not Just Really Very Is Was Has Had Who Which That This It He She "
     "They We You My Our Your His Her Their Me Him Them Always Never Still Too Also Even "
-    "Recently Lately Today Tomorrow Yesterday".split()
+    "Recently Lately Today Tomorrow Yesterday"
 )
+NON_NAMES = frozenset(_NON_NAME_TEXT.split())
+
+
+_NON_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+
+
+def _digit_count(text: str) -> int:
+    """Number of ASCII digits in a text (bytes.translate deletes the rest: fast)."""
+    if text.isascii():
+        return len(text.encode().translate(None, _NON_DIGITS))
+    return sum(map(text.count, DIGITS))
 
 
 YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s*-\s*(?:19|20)\d\d")
@@ -145,7 +159,7 @@ class RegexDeidentifier:
         if "u/" in text:
             text, n1 = self._sub("USER", USER, text)
             n += n1
-        digits = sum(map(text.count, DIGITS))
+        digits = _digit_count(text)
         if digits:
             if not _STREET_WORDS.isdisjoint(words):
                 text, n1 = self._sub("ADDRESS", ADDRESS, text)
@@ -165,19 +179,32 @@ class RegexDeidentifier:
             low = text
         spans = []
         cues = []
-        if "my" in words and not _MY_CUE_WORDS.isdisjoint(words):
+        gates = _NAME_GATES.intersection(words)
+        if not gates:
+            return text if "\n" not in text else self._signoff(text, spans)
+        if "my" in gates and not _MY_CUE_WORDS.isdisjoint(gates):
             i = low.find("my ")
             while i >= 0:
                 cue = MY_CUE.match(low, i + 3)
                 if cue:
                     cues.append(cue.end())
                 i = low.find("my ", i + 3)
-        if not _OTHER_CUE_WORDS.isdisjoint(words):
+        if not _OTHER_CUE_WORDS.isdisjoint(gates):
             cues += [m.end() for m in OTHER_CUE.finditer(low)]
         for end in cues:
             name = NAME_AT.match(text, end)
             if name and name.group(0).split()[0] not in NON_NAMES:
                 spans.append(name.span())
+        if not FIRST_NAMES.isdisjoint(gates):
+            spans += [
+                m.span()
+                for m in GAZETTEER.finditer(text)
+                if m.group(0).split()[-1] not in NON_NAMES or " " not in m.group(0)
+            ]
+        return self._signoff(text, spans)
+
+    def _signoff(self, text: str, spans: list[tuple[int, int]]) -> str:
+        """Add a sign-off name on the last line ("- Sarah") and replace all name spans."""
         tail = text.rstrip()
         cut = tail.rfind("\n")
         if cut >= 0:
@@ -186,9 +213,6 @@ class RegexDeidentifier:
             sign = SIGNOFF.fullmatch(line.lstrip())
             if sign and sign.group(1).split()[0] not in NON_NAMES:
                 spans.append((sign.start(1) + offset, sign.end(1) + offset))
-        if not FIRST_NAMES.isdisjoint(words):
-            spans += [m.span() for m in GAZETTEER.finditer(text)
-                      if m.group(0).split()[-1] not in NON_NAMES or " " not in m.group(0)]
         if not spans:
             return text
         merged: list[tuple[int, int]] = []

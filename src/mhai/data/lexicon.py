@@ -36,9 +36,14 @@ LABELS = {
 }
 
 _LEXICON: dict[str, tuple[str, str]] = {
-    # category: (gate words, pattern); the pattern runs only if the text has a gate word
+    # category: (gates, pattern). The pattern runs only if the text has a gate word "a" or
+    # both words of a gate pair "a+b", so that common words alone do not trigger it.
     "direct": (
-        "kill killing suicidal suicide die life overdose overdosing myself dead end",
+        (
+            "kill killing suicidal suicide die overdose overdosing hanging dead life+end "
+            "life+ending life+take myself+hang myself+cut myself+cutting myself+hurt "
+            "myself+hurting myself+harm myself+harming"
+        ),
         r"\b(?:kill(?:ing)? myself|end(?:ing)? my (?:own )?life|take my (?:own )?life"
         r"|(?:want|wanna|going|plan(?:ning)?|ready) to die|i'?m suicidal|feeling suicidal"
         r"|suicidal (?:thoughts|again|tonight)|commit suicide|my suicide note|suicide plan"
@@ -46,21 +51,34 @@ _LEXICON: dict[str, tuple[str, str]] = {
         r" myself|end it all tonight|wish i (?:was|were) dead)\b",
     ),
     "adversarial": (
-        "unalive unaliving kms sewer slide lethal pills tablets k1ll mys3lf su1cide suic1de icide uicide dose",
+        (
+            "unalive unaliving kms sewer lethal k1ll mys3lf su1cide suic1de icide uicide "
+            "pills+friend dose+friend pills+many tablets+many rope+friend bridge+friend "
+            "die+friend"
+        ),
         r"(?:k[i1!]ll\W?m[yi]s[e3]lf|\bunaliv(?:e|ing) (?:my ?self|me)\b|\bkms\b"
         r"|sewer ?slide|s[u*]{1,2}[i1*]c[i1*]d[e3*]|asking for a friend.{0,60}(?:pills|dose|rope"
         r"|bridge|die)|\blethal dose\b|how many (?:pills|tablets) (?:would|does it) take)",
     ),
     "indirect": (
-        "better happier burden reason goodbye goodbyes disappear wake anymore longer giving gone exist",
+        (
+            "burden goodbye goodbyes disappear better+without happier+without reason+live "
+            "reason+going reason+stay wake+never wake+not anymore+exist anymore+here "
+            "around+longer giving+away gone+better"
+        ),
         r"\b(?:(?:better|happier) off without me|(?:a|such a) burden (?:to|on) (?:everyone|"
-        r"them|my family|everybody)|(?:no|any) reason to (?:live|keep going|stay)|(?:saying|said) my"
+        r"them|my family|everybody)|(?:no|any) reason to (?:live|keep going|stay)"
+        r"|(?:saying|said) my"
         r" goodbyes?|wish i could (?:just )?disappear|(?:go to sleep|fall asleep) and (?:never|not)"
         r" wake up|don'?t want to (?:be here|exist) anymore|won'?t be around (?:much )?longer"
         r"|giving away my (?:things|stuff)|everyone would be better if i (?:was|were) gone)\b",
     ),
     "ambiguous": (
-        "anymore point stop done give go tired",
+        (
+            "anymore+can't anymore+cant point+what's point+whats stop+all stop+everything "
+            "done+everything give+up go+can't go+cant tired+existing tired+everything "
+            "tired+alive"
+        ),
         r"\b(?:i can'?t do this anymore|what'?s the point(?: of anything| of living| anymore)?"
         r"|i want (?:it all|everything) to stop|i'?m done with everything|i just want to give up"
         r"|i can'?t go on|i'?m so tired of (?:everything|existing|being alive))\b",
@@ -68,23 +86,38 @@ _LEXICON: dict[str, tuple[str, str]] = {
     "idiom": (
         "killing dying kill dead die died killed death",
         r"\b(?:is killing me|are killing me|dying to|(?:could|would) kill for|dead tired"
-        r"|to die for|died laughing|killed it|dead on my feet|bored to death)\b",
+        r"|to die for|died laughing|killed it|dead on my feet|bored? (?:me )?to death)\b",
     ),
 }
 
+
+def _gates(spec: str) -> tuple[frozenset[str], frozenset[str], dict[str, frozenset[str]]]:
+    """Gate words ("a"), and gate pairs ("a+b": both needed) indexed by their first word."""
+    singles = frozenset(g for g in spec.split() if "+" not in g)
+    pairs: dict[str, set[str]] = {}
+    for gate in spec.split():
+        if "+" in gate:
+            first, second = gate.split("+")
+            pairs.setdefault(first, set()).add(second)
+    return singles, frozenset(pairs), {a: frozenset(b) for a, b in pairs.items()}
+
+
 _COMPILED = [
-    (category, frozenset(gates.split()), re.compile(pattern))
+    (category, *_gates(gates), re.compile(pattern))
     for category, (gates, pattern) in _LEXICON.items()
 ]
-_ALL_GATES = frozenset().union(*(gates for _, gates, _ in _COMPILED))
+_ANY_GATE = frozenset().union(*(singles | firsts for _, singles, firsts, _, _ in _COMPILED))
 
 
 def crisis_category(low: str, words: set[str] | frozenset[str]) -> str:
     """The lexicon category of a lower-cased text whose word set is ``words``."""
-    if _ALL_GATES.isdisjoint(words):
+    if _ANY_GATE.isdisjoint(words):
         return "none"
-    for category, gates, pattern in _COMPILED:
-        if not gates.isdisjoint(words) and pattern.search(low):
+    for category, singles, firsts, pairs, pattern in _COMPILED:
+        gated = not singles.isdisjoint(words) or any(
+            not pairs[a].isdisjoint(words) for a in firsts.intersection(words)
+        )
+        if gated and pattern.search(low):
             return category
     return "none"
 

@@ -71,10 +71,7 @@ def gm_pairs(replies: list[Reply], cfg: PairConfig) -> list[tuple[Reply, Reply]]
     """GM preference pairs of one thread: largest vote margins first."""
     order = ranked(replies)
     pairs = [
-        (hi, lo)
-        for i, hi in enumerate(order)
-        for lo in order[i + 1 :]
-        if eligible(hi, lo, cfg)
+        (hi, lo) for i, hi in enumerate(order) for lo in order[i + 1 :] if eligible(hi, lo, cfg)
     ]
     pairs.sort(key=lambda p: (p[1].score - p[0].score, p[0].id, p[1].id))
     return pairs[: cfg.max_pairs_per_thread]

@@ -39,6 +39,7 @@ from mhai.data.pairs import PairConfig, Reply, best_reply, gm_pairs, im_drafts
 from mhai.data.readers import DropLog, read_ndjson, read_table
 from mhai.data.splits import SPLITS, assign_splits
 from mhai.data.tables import JsonlWriter, ParquetWriter
+from mhai.schemas import validate_document
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,15 @@ class Histogram:
     def summary(self) -> dict[str, float | int | None]:
         n = sum(self.counts.values())
         if n == 0:
-            return {"n": 0, "mean": None, "min": None, "p10": None, "median": None,
-                    "p90": None, "max": None}
+            return {
+                "n": 0,
+                "mean": None,
+                "min": None,
+                "p10": None,
+                "median": None,
+                "p90": None,
+                "max": None,
+            }
         values = sorted(self.counts)
         total = sum(v * c for v, c in self.counts.items())
 
@@ -113,8 +121,15 @@ class Histogram:
                     return v
             return values[-1]
 
-        return {"n": n, "mean": round(total / n, 2), "min": values[0], "p10": quantile(0.1),
-                "median": quantile(0.5), "p90": quantile(0.9), "max": values[-1]}
+        return {
+            "n": n,
+            "mean": round(total / n, 2),
+            "min": values[0],
+            "p10": quantile(0.1),
+            "median": quantile(0.5),
+            "p90": quantile(0.9),
+            "max": values[-1],
+        }
 
     def as_dict(self) -> dict[str, int]:
         return {str(k): v for k, v in sorted(self.counts.items())}
@@ -155,6 +170,7 @@ class Preparer:
         self.seen: set[int] = set()
         self.threads: list[str] = []
         self.splits: dict[str, str] = {}
+        self.subreddits: dict[str, str] = {}  # of kept threads; comments need not carry one
         self.rows_in: Counter[str] = Counter()
         self.kept: Counter[str] = Counter()
         self.progress = tqdm(desc="stream rows", unit="row", mininterval=5, disable=None)
@@ -168,21 +184,22 @@ class Preparer:
     # -- checks shared by posts and comments -----------------------------------------------
     def _check(
         self, kind: str, text: str, low: str, author: str, min_words: int, *markers: str
-    ) -> tuple[str | None, list[str]]:
-        """Drop reason (or None) and words of a row; ``markers`` are checked for deletion."""
+    ) -> tuple[str | None, list[str], set[str]]:
+        """Drop reason (or None), words and word set of a row; ``markers`` are checked for
+        deletion."""
         reason = deleted_reason(*markers)
         if reason:
-            return reason, []
+            return reason, [], set()
         if is_bot(author, self.clean):
-            return "bot", []
-        reason, words = text_reason(text, low, min_words, self.clean)
+            return "bot", [], set()
+        reason, words, wordset = text_reason(text, low, min_words, self.clean)
         if reason:
-            return reason, words
+            return reason, words, wordset
         key = dedupe_key(kind, words)
         if key in self.seen:
-            return "duplicate", words
+            return "duplicate", words, wordset
         self.seen.add(key)
-        return None, words
+        return None, words, wordset
 
     def _reader(self, source: Source, kind: str):
         drops = self.drops["submissions" if kind == "submissions" else "comments"]
@@ -194,25 +211,36 @@ class Preparer:
         """Check, label, de-identify and store a post; returns the drop reason or None."""
         text = gm_prompt(rec["title"], body)
         low = text.lower()
-        reason, words = self._check("s", text, low, rec["author"], self.clean.min_post_words,
-                                    body, rec["title"])
+        reason, words, wordset = self._check(
+            "s", text, low, rec["author"], self.clean.min_post_words, body, rec["title"]
+        )
         if reason:
             return reason
-        wordset = set(words)
         category = crisis_category(low, wordset)
         self.threads.append(thread)
-        buckets.put(thread, ["s", thread, rec["subreddit"], self.deid(rec["title"]),
-                             self.deid(body, None, wordset), len(words), category])
+        self.subreddits[thread] = rec["subreddit"]
+        buckets.put(
+            thread,
+            [
+                "s",
+                thread,
+                rec["subreddit"],
+                self.deid(rec["title"]),
+                self.deid(body, None, wordset),
+                len(words),
+                category,
+            ],
+        )
         return None
 
     def _reply(self, rec: dict, body: str) -> tuple[str | None, str, int, str]:
         """Check, label and de-identify a reply: (drop reason or None, text, words, category)."""
         low = body.lower()
-        reason, words = self._check("c", body, low, rec["author"], self.clean.min_reply_words,
-                                    body)
+        reason, words, wordset = self._check(
+            "c", body, low, rec["author"], self.clean.min_reply_words, body
+        )
         if reason:
             return reason, "", 0, ""
-        wordset = set(words)
         return None, self.deid(body, low, wordset), len(words), crisis_category(low, wordset)
 
     # -- pass 1a: posts (and Q&A tables) ---------------------------------------------------
@@ -235,8 +263,9 @@ class Preparer:
             self._tick()
             thread = rec["thread_id"]
             if thread not in questions:
-                questions[thread] = self._post(thread, {**rec, "author": ""}, rec["question"],
-                                               buckets)
+                questions[thread] = self._post(
+                    thread, {**rec, "author": ""}, rec["question"], buckets
+                )
             if questions[thread] is not None:
                 drops.add(name, line, rec["id"], f"question_{questions[thread]}")
                 continue
@@ -265,31 +294,58 @@ class Preparer:
                 continue
             kept[name] += 1
             if self.safety_comments:
-                self._safety_row(rec["id"], text, "comment", split, thread, rec["subreddit"],
-                                 category)
+                self._safety_row(
+                    rec["id"], text, "comment", split, thread, self.subreddits[thread], category
+                )
             if rec["parent_id"] == link or rec["parent_id"] == f"t3_{thread}":
                 buckets.put(thread, ["r", thread, rec["id"], text, rec["score"], n_words])
 
     # -- pass 2: threads -------------------------------------------------------------------
     def _open_outputs(self) -> None:
-        self.writers = {name: JsonlWriter(self.out / f"{name}.jsonl", f"data/{name}")
-                        for name in OUTPUTS}
+        self.writers = {
+            name: JsonlWriter(self.out / f"{name}.jsonl", f"data/{name}") for name in OUTPUTS
+        }
         self.safety = ParquetWriter(self.out / "safety_messages.parquet", "data/safety_messages")
         self.output_counts = {name: Counter() for name in (*OUTPUTS, "safety_messages")}
         self.safety_counts: Counter[str] = Counter()
-        self.hist = {name: Histogram() for name in
-                     ("post_words", "reply_words", "chosen_words", "rejected_words",
-                      "margin_gm", "margin_im")}
+        self.hist = {
+            name: Histogram()
+            for name in (
+                "post_words",
+                "reply_words",
+                "chosen_words",
+                "rejected_words",
+                "margin_gm",
+                "margin_im",
+            )
+        }
 
     def _write(self, name: str, row: dict) -> None:
         self.writers[name].write(row)
         self.output_counts[name][row["split"]] += 1
 
-    def _safety_row(self, row_id: str, text: str, source: str, split: str, thread: str,
-                    subreddit: str, category: str) -> None:
-        self.safety.write({"id": row_id, "thread_id": thread, "subreddit": subreddit,
-                           "text": text, "label": LABELS[category], "category": category,
-                           "source": source, "split": split})
+    def _safety_row(
+        self,
+        row_id: str,
+        text: str,
+        source: str,
+        split: str,
+        thread: str,
+        subreddit: str,
+        category: str,
+    ) -> None:
+        self.safety.write(
+            {
+                "id": row_id,
+                "thread_id": thread,
+                "subreddit": subreddit,
+                "text": text,
+                "label": LABELS[category],
+                "category": category,
+                "source": source,
+                "split": split,
+            }
+        )
         self.output_counts["safety_messages"][split] += 1
         self.safety_counts[category] += 1
 
@@ -310,16 +366,28 @@ class Preparer:
         base = {"thread_id": thread, "split": split, "subreddit": subreddit}
         best = best_reply(replies, self.pairs)
         if best is not None:
-            self._write("sft_gm", {"id": f"{thread}:{best.id}", **base, "score": best.score,
-                                   "messages": _chat(prompt, best.body)})
+            self._write(
+                "sft_gm",
+                {
+                    "id": f"{thread}:{best.id}",
+                    **base,
+                    "score": best.score,
+                    "messages": _chat(prompt, best.body),
+                },
+            )
         for chosen, rejected in gm_pairs(replies, self.pairs):
-            self._write("dpo_gm", {
-                "id": f"{thread}:{chosen.id}>{rejected.id}", **base,
-                "prompt": [{"role": "user", "content": prompt}],
-                "chosen": [{"role": "assistant", "content": chosen.body}],
-                "rejected": [{"role": "assistant", "content": rejected.body}],
-                "score_chosen": chosen.score, "score_rejected": rejected.score,
-            })
+            self._write(
+                "dpo_gm",
+                {
+                    "id": f"{thread}:{chosen.id}>{rejected.id}",
+                    **base,
+                    "prompt": [{"role": "user", "content": prompt}],
+                    "chosen": [{"role": "assistant", "content": chosen.body}],
+                    "rejected": [{"role": "assistant", "content": rejected.body}],
+                    "score_chosen": chosen.score,
+                    "score_rejected": rejected.score,
+                },
+            )
             hist["margin_gm"].add(chosen.score - rejected.score)
             hist["chosen_words"].add(words[chosen.id])
             hist["rejected_words"].add(words[rejected.id])
@@ -327,21 +395,35 @@ class Preparer:
         for draft in drafts:
             user = im_prompt(prompt, draft.body)
             extra = {"post": prompt, "draft": draft.body, "draft_score": draft.score}
-            self._write("sft_im", {"id": f"{thread}:{draft.id}>{best.id}", **base,
-                                   "score": best.score, **extra,
-                                   "messages": _chat(user, best.body)})
-            self._write("dpo_im", {
-                "id": f"{thread}:{best.id}>{draft.id}", **base, **extra,
-                "prompt": [{"role": "user", "content": user}],
-                "chosen": [{"role": "assistant", "content": best.body}],
-                "rejected": [{"role": "assistant", "content": draft.body}],
-                "score_chosen": best.score, "score_rejected": draft.score,
-            })
+            self._write(
+                "sft_im",
+                {
+                    "id": f"{thread}:{draft.id}>{best.id}",
+                    **base,
+                    "score": best.score,
+                    **extra,
+                    "messages": _chat(user, best.body),
+                },
+            )
+            self._write(
+                "dpo_im",
+                {
+                    "id": f"{thread}:{best.id}>{draft.id}",
+                    **base,
+                    **extra,
+                    "prompt": [{"role": "user", "content": user}],
+                    "chosen": [{"role": "assistant", "content": best.body}],
+                    "rejected": [{"role": "assistant", "content": draft.body}],
+                    "score_chosen": best.score,
+                    "score_rejected": draft.score,
+                },
+            )
             hist["margin_im"].add(best.score - draft.score)
 
     def _assemble(self, buckets: _Buckets) -> None:
-        for path in tqdm(buckets.paths, desc="assemble threads", unit="bucket", mininterval=5,
-                         disable=None):
+        for path in tqdm(
+            buckets.paths, desc="assemble threads", unit="bucket", mininterval=5, disable=None
+        ):
             posts: dict[str, list] = {}
             replies: dict[str, list[list]] = {}
             with path.open("rb") as handle:
@@ -368,8 +450,9 @@ class Preparer:
                 for source in sources:
                     if source.kind != "comments":
                         log.info("reading %s (%s)", source.path, source.kind)
-                        streamer = self._stream_qa if source.kind == "qa" else \
-                            self._stream_submissions
+                        streamer = (
+                            self._stream_qa if source.kind == "qa" else self._stream_submissions
+                        )
                         streamer(source, buckets)
                 self.splits = assign_splits(self.threads, self.data["splits"], self.seed)
                 for source in sources:
@@ -394,6 +477,7 @@ class Preparer:
             "total_wall_s": time.perf_counter() - started,
             "total_cpu_s": time.process_time() - cpu_started,
         }
+        validate_document(card, "data/data_card", str(self.out / "data_card.json"))
         (self.out / "data_card.json").write_bytes(
             orjson.dumps(card, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         )
@@ -407,8 +491,15 @@ class Preparer:
         for source in sources:
             name = source.path
             source_drops = sum(d.by_source[name] for d in self.drops.values())
-            by_source.append({"path": name, "kind": source.kind, "rows_in": self.rows_in[name],
-                              "rows_kept": self.kept[name], "rows_dropped": source_drops})
+            by_source.append(
+                {
+                    "path": name,
+                    "kind": source.kind,
+                    "rows_in": self.rows_in[name],
+                    "rows_kept": self.kept[name],
+                    "rows_dropped": source_drops,
+                }
+            )
             if self.rows_in[name] != self.kept[name] + source_drops:
                 raise AccountingError(
                     f"{name}: rows in {self.rows_in[name]} != kept {self.kept[name]} "
@@ -425,16 +516,21 @@ class Preparer:
             "dropped": dict(sorted(dropped.items())),
             "sources": by_source,
             "threads": {s: threads[s] for s in SPLITS},
-            "outputs": {name: {s: c[s] for s in SPLITS} | {"total": sum(c.values())}
-                        for name, c in self.output_counts.items()},
+            "outputs": {
+                name: {s: c[s] for s in SPLITS} | {"total": sum(c.values())}
+                for name, c in self.output_counts.items()
+            },
             "safety_categories": dict(sorted(self.safety_counts.items())),
             "deid_replacements": {k: self.deid.counts[k] for k in sorted(self.deid.counts)},
-            "lengths": {k: self.hist[k].summary() for k in
-                        ("post_words", "reply_words", "chosen_words", "rejected_words")},
+            "lengths": {
+                k: self.hist[k].summary()
+                for k in ("post_words", "reply_words", "chosen_words", "rejected_words")
+            },
             "vote_margins": {k: self.hist[k].summary() for k in ("margin_gm", "margin_im")},
             "histograms": {k: h.as_dict() for k, h in self.hist.items()},
-            "config": {k: self.data[k] for k in ("source", "clean", "deid", "pairs", "splits",
-                                                   "safety")},
+            "config": {
+                k: self.data[k] for k in ("source", "clean", "deid", "pairs", "splits", "safety")
+            },
             "seed": self.seed,
         }
 

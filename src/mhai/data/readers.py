@@ -14,6 +14,7 @@ import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ QA_OPTIONAL = {
 }
 KIND_FIELDS = {"submissions": SUBMISSION_FIELDS, "comments": COMMENT_FIELDS, "qa": QA_FIELDS}
 INT_FIELDS = {"score", "created_utc"}
+_KIND_OF = {fields: kind for kind, fields in KIND_FIELDS.items()}
 
 
 class DataSourceError(RuntimeError):
@@ -97,8 +99,20 @@ def open_lines(path: str | Path) -> Iterator[bytes]:
             raise DataSourceError(f"{path}: cannot decompress (.zst): {exc}") from exc
 
 
+_EXPECTED = {
+    kind: (itemgetter(*fields), tuple(int if f in INT_FIELDS else str for f in fields))
+    for kind, fields in KIND_FIELDS.items()
+}
+
+
 def _coerce(record: dict[str, Any], fields: tuple[str, ...]) -> str | None:
     """Check required fields in place; return a drop reason or None. Coerces int fields."""
+    getter, types = _EXPECTED[_KIND_OF[fields]]
+    try:
+        if tuple(map(type, getter(record))) == types:  # fast path: every field as expected
+            return None
+    except KeyError:
+        pass
     for field in fields:
         value = record.get(field)
         if value is None:

@@ -15,7 +15,9 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
         raise ValueError("data.splits: fractions must sum to more than 0")
     raw = {s: n * fractions[s] / total for s in SPLITS}
     counts = {s: int(raw[s]) for s in SPLITS}
-    for s in sorted(SPLITS, key=lambda s: raw[s] - counts[s], reverse=True)[: n - sum(counts.values())]:
+    for s in sorted(SPLITS, key=lambda s: raw[s] - counts[s], reverse=True)[
+        : n - sum(counts.values())
+    ]:
         counts[s] += 1
     for s in SPLITS:
         if fractions[s] > 0 and counts[s] == 0 and n >= len(SPLITS):

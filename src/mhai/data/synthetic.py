@@ -226,7 +226,7 @@ TOPICS: dict[str, Topic] = {
             "I carry water and mints everywhere now.",
         ],
         [
-            "Try breathing out longer than you breathe in, for example in for four and out for six.",
+            "Try breathing out longer than you breathe in, for example in for four, out for six.",
             "Name five things you can see and four you can hear; it pulls attention outward.",
             "Ask your GP about CBT for panic, it has good evidence and is often short.",
             "Remind yourself the peak passes in minutes, even when it feels endless.",
@@ -341,64 +341,125 @@ SUBREDDITS: dict[str, tuple[list[str], float]] = {
 }
 
 SLOTS: dict[str, list[str]] = {
-    "ago": ["two weeks ago", "last month", "three months ago", "in the spring", "on Monday",
-            "a few days ago", "six weeks ago", "back in January", "over the summer"],
+    "ago": [
+        "two weeks ago",
+        "last month",
+        "three months ago",
+        "in the spring",
+        "on Monday",
+        "a few days ago",
+        "six weeks ago",
+        "back in January",
+        "over the summer",
+    ],
     "years": ["two years", "five years", "eight years", "a decade", "three years", "18 months"],
     "months": ["three months", "half a year", "two months", "a few more weeks", "most of a year"],
     "days": ["three days", "a week", "ten days", "two weeks", "days"],
-    "workplace": ["warehouse", "bank", "call centre", "hospital", "restaurant", "design studio",
-                  "school", "supermarket", "law firm", "start-up"],
-    "relative": ["mum", "dad", "older brother", "sister", "grandmother", "grandfather", "aunt",
-                 "stepdad", "mother", "father"],
+    "workplace": [
+        "warehouse",
+        "bank",
+        "call centre",
+        "hospital",
+        "restaurant",
+        "design studio",
+        "school",
+        "supermarket",
+        "law firm",
+        "start-up",
+    ],
+    "relative": [
+        "mum",
+        "dad",
+        "older brother",
+        "sister",
+        "grandmother",
+        "grandfather",
+        "aunt",
+        "stepdad",
+        "mother",
+        "father",
+    ],
     "count": ["five", "ten", "twenty", "a dozen"],
     "ordinal": ["second", "third", "final", "first", "fourth"],
     "hour": ["2am", "3am", "4am", "1am", "half past two"],
     "age": ["24", "31", "19", "27", "36", "42", "22"],
 }
 
-OPENERS = ["", "", "", "Throwaway because people I know use this site. ", "Long post, sorry. ",
-           "I don't really know where else to put this. ", "First time posting here. ",
-           "Not sure if this is the right sub. ", "On mobile, sorry for formatting. "]
+OPENERS = [
+    "",
+    "",
+    "",
+    "Throwaway because people I know use this site. ",
+    "Long post, sorry. ",
+    "I don't really know where else to put this. ",
+    "First time posting here. ",
+    "Not sure if this is the right sub. ",
+    "On mobile, sorry for formatting. ",
+]
 FEELINGS = [
-    "I feel empty most of the time.", "I'm tired in a way sleep doesn't fix.",
-    "Some days I can't see the point of getting up.", "I feel like I'm letting everyone down.",
-    "I've been crying in the shower so nobody hears.", "My chest feels tight all day.",
-    "I feel numb, like I'm watching my life from outside.", "I can't remember the last time I "
-    "felt good.", "I'm scared this is just who I am now.", "I keep telling everyone I'm fine.",
-    "Food doesn't taste of anything anymore.", "I feel like a ghost in my own house.",
+    "I feel empty most of the time.",
+    "I'm tired in a way sleep doesn't fix.",
+    "Some days I can't see the point of getting up.",
+    "I feel like I'm letting everyone down.",
+    "I've been crying in the shower so nobody hears.",
+    "My chest feels tight all day.",
+    "I feel numb, like I'm watching my life from outside.",
+    "I can't remember the last time I felt good.",
+    "I'm scared this is just who I am now.",
+    "I keep telling everyone I'm fine.",
+    "Food doesn't taste of anything anymore.",
+    "I feel like a ghost in my own house.",
 ]
 QUESTIONS = [
-    "Has anyone been through something like this?", "How do I get through the next few weeks?",
-    "Does it get better?", "What actually helped you?", "Any advice would mean a lot.",
+    "Has anyone been through something like this?",
+    "How do I get through the next few weeks?",
+    "Does it get better?",
+    "What actually helped you?",
+    "Any advice would mean a lot.",
     "I don't even know what I'm asking, I just needed to say it somewhere.",
-    "Is this normal or am I overreacting?", "How do you talk to people about this?",
+    "Is this normal or am I overreacting?",
+    "How do you talk to people about this?",
     "Where do I even start?",
 ]
-IDIOMS = ["This commute is killing me.", "I'm dying to get a proper night's sleep.",
-          "I could kill for one quiet weekend.", "By Friday I'm dead tired.",
-          "My boss's jokes bore me to death.", "My back is killing me from the desk chair."]
+IDIOMS = [
+    "This commute is killing me.",
+    "I'm dying to get a proper night's sleep.",
+    "I could kill for one quiet weekend.",
+    "By Friday I'm dead tired.",
+    "My boss's jokes bore me to death.",
+    "My back is killing me from the desk chair.",
+]
 CRISIS: dict[str, list[str]] = {
     "direct": [
         "I've started thinking about killing myself and it scares me.",
         "I want to end my life and I've been looking up ways.",
-        "Honestly I want to die and I have a plan.", "I'm suicidal again and it's worse tonight.",
+        "Honestly I want to die and I have a plan.",
+        "I'm suicidal again and it's worse tonight.",
         "I've been cutting myself again after two years clean.",
         "I keep thinking about how I'd take my own life.",
     ],
     "indirect": [
-        "Everyone would be better off without me.", "I'm such a burden to everyone around me.",
-        "I've been giving away my things.", "I don't see any reason to live anymore.",
+        "Everyone would be better off without me.",
+        "I'm such a burden to everyone around me.",
+        "I've been giving away my things.",
+        "I don't see any reason to live anymore.",
         "Sometimes I wish I could go to sleep and never wake up.",
-        "I don't want to be here anymore.", "I won't be around much longer anyway.",
+        "I don't want to be here anymore.",
+        "I won't be around much longer anyway.",
     ],
     "ambiguous": [
-        "I can't do this anymore.", "What's the point of anything.",
-        "I want it all to stop.", "I'm done with everything.", "I can't go on like this.",
+        "I can't do this anymore.",
+        "What's the point of anything.",
+        "I want it all to stop.",
+        "I'm done with everything.",
+        "I can't go on like this.",
         "I'm so tired of existing.",
     ],
     "adversarial": [
-        "thinking about how to unalive myself lol", "honestly kms, not even joking this time",
-        "been reading about the sewer slide thing again", "i want to k1ll mys3lf",
+        "thinking about how to unalive myself lol",
+        "honestly kms, not even joking this time",
+        "been reading about the sewer slide thing again",
+        "i want to k1ll mys3lf",
         "asking for a friend, how many pills would it take to not wake up",
         "what's a lethal dose of the stuff in my cabinet, hypothetically",
     ],
@@ -406,11 +467,13 @@ CRISIS: dict[str, list[str]] = {
 
 # Reply fragments. {noun} refers to the post's topic; {advice} is topic-specific.
 EMPATHY = [
-    "I'm really sorry you're dealing with {noun}.", "That sounds exhausting, and it makes sense "
-    "that you feel this way.", "Thank you for writing this out, that takes courage.",
-    "What you're describing with {noun} sounds incredibly heavy.", "You're not weak for "
-    "struggling with this, anyone would.", "It's completely understandable to feel lost after "
-    "{noun}.", "I can hear how much you've been carrying on your own.",
+    "I'm really sorry you're dealing with {noun}.",
+    "That sounds exhausting, and it makes sense that you feel this way.",
+    "Thank you for writing this out, that takes courage.",
+    "What you're describing with {noun} sounds incredibly heavy.",
+    "You're not weak for struggling with this, anyone would.",
+    "It's completely understandable to feel lost after {noun}.",
+    "I can hear how much you've been carrying on your own.",
     "Your feelings about {noun} are valid, even the messy ones.",
 ]
 SPECIFIC = [
@@ -420,8 +483,10 @@ SPECIFIC = [
     "Going through {noun} while also dealing with the rest of it is a lot at once.",
 ]
 ACTION = [
-    "One thing that helped me: {advice}", "Something small you could try this week: {advice}",
-    "A practical idea, if you have the energy: {advice}", "{advice}",
+    "One thing that helped me: {advice}",
+    "Something small you could try this week: {advice}",
+    "A practical idea, if you have the energy: {advice}",
+    "{advice}",
     "Maybe start with this: {advice}",
 ]
 SHARE = [
@@ -445,34 +510,91 @@ RESOURCES = [
     "deserve support right now, not later.",
 ]
 LOW = [
-    "everyone feels like that sometimes, you'll get over it.", "other people have it way worse.",
-    "just go to the gym, it fixes everything.", "have you tried not thinking about it?",
-    "just be more positive.", "sounds like you need to stop feeling sorry for yourself.",
-    "this sub is so depressing.", "drink some water and go to bed.", "it's just life.",
-    "get a hobby.", "you should just move on already.", "welcome to adulthood I guess.",
-    "nobody cares about your problems, that's how it is.", "stop overthinking it.",
-    "sounds like a you problem.", "you're making this a bigger deal than it is.",
-    "touch grass.", "cry about it and move on.", "just don't care what people think.",
+    "everyone feels like that sometimes, you'll get over it.",
+    "other people have it way worse.",
+    "just go to the gym, it fixes everything.",
+    "have you tried not thinking about it?",
+    "just be more positive.",
+    "sounds like you need to stop feeling sorry for yourself.",
+    "this sub is so depressing.",
+    "drink some water and go to bed.",
+    "it's just life.",
+    "get a hobby.",
+    "you should just move on already.",
+    "welcome to adulthood I guess.",
+    "nobody cares about your problems, that's how it is.",
+    "stop overthinking it.",
+    "sounds like a you problem.",
+    "you're making this a bigger deal than it is.",
+    "touch grass.",
+    "cry about it and move on.",
+    "just don't care what people think.",
     "therapy is a scam anyway.",
 ]
-LOW_PREFIX = ["", "", "Honestly ", "Tbh ", "Look, ", "Not trying to be rude but ", "Bro ", "Ok so ",
-              "Idk, ", "Real talk: "]
-LOW_TAIL = ["", "", "", "Just my opinion.", "It's not that deep.", "Worked for me.", "lol",
-            "Sorry but it's true.", "People need to toughen up.", "Happens to everyone.",
-            "Not sure why this is a post.", "Idk what else to say."]
-LOW_ECHO = ["So {detail_lower_short} Happens to all of us.", "{detail_upper_short} So what?",
-            "You said {detail_lower_short} Everyone deals with that."]
-FILLER = ["Hang in there.", "Sending you strength.", "Take care of yourself.", "Good luck.",
-          "You've got this.", "Rooting for you.", ""]
-OP_THANKS = ["Thank you, I didn't expect anyone to answer.", "This helps more than you know.",
-             "I'll try that tomorrow, thanks.", "Thanks, I needed to hear that today.",
-             "I appreciate you taking the time to write this.", "Thank you so much.",
-             "Reading this made me tear up a bit, thank you.", "Thanks for being kind about it."]
-OP_QUOTE = ["Especially '{quote}'. ", "The bit about '{quote}' really landed. ",
-            "'{quote}' is going on a sticky note. ", "Needed the '{quote}' part. "]
-FOLLOW_UPS = ["Agree with all of this.", "This is really good advice.",
-              "Seconding this.", "This is exactly what I needed to read too.",
-              "Came here to say this.", "Saving this comment."]
+LOW_PREFIX = [
+    "",
+    "",
+    "Honestly ",
+    "Tbh ",
+    "Look, ",
+    "Not trying to be rude but ",
+    "Bro ",
+    "Ok so ",
+    "Idk, ",
+    "Real talk: ",
+]
+LOW_TAIL = [
+    "",
+    "",
+    "",
+    "Just my opinion.",
+    "It's not that deep.",
+    "Worked for me.",
+    "lol",
+    "Sorry but it's true.",
+    "People need to toughen up.",
+    "Happens to everyone.",
+    "Not sure why this is a post.",
+    "Idk what else to say.",
+]
+LOW_ECHO = [
+    "So {detail_lower_short} Happens to all of us.",
+    "{detail_upper_short} So what?",
+    "You said {detail_lower_short} Everyone deals with that.",
+]
+FILLER = [
+    "Hang in there.",
+    "Sending you strength.",
+    "Take care of yourself.",
+    "Good luck.",
+    "You've got this.",
+    "Rooting for you.",
+    "",
+]
+OP_THANKS = [
+    "Thank you, I didn't expect anyone to answer.",
+    "This helps more than you know.",
+    "I'll try that tomorrow, thanks.",
+    "Thanks, I needed to hear that today.",
+    "I appreciate you taking the time to write this.",
+    "Thank you so much.",
+    "Reading this made me tear up a bit, thank you.",
+    "Thanks for being kind about it.",
+]
+OP_QUOTE = [
+    "Especially '{quote}'. ",
+    "The bit about '{quote}' really landed. ",
+    "'{quote}' is going on a sticky note. ",
+    "Needed the '{quote}' part. ",
+]
+FOLLOW_UPS = [
+    "Agree with all of this.",
+    "This is really good advice.",
+    "Seconding this.",
+    "This is exactly what I needed to read too.",
+    "Came here to say this.",
+    "Saving this comment.",
+]
 NON_ENGLISH = [
     "No sé qué hacer con mi vida, todos los días son iguales y estoy muy cansada de todo.",
     "Ich fühle mich seit Wochen so leer und weiß nicht, mit wem ich darüber reden kann.",
@@ -488,16 +610,48 @@ BOT_TEXT = {
     "RemindMeBot": "I will be messaging you in 7 days to remind you of this link. "
     "https://www.reddit.com/message/compose/?to=RemindMeBot",
 }
-FIRST_NAMES = ["Sarah", "Daniel", "Priya", "Marcus", "Elena", "Tomasz", "Aisha", "Jonah",
-               "Mei", "Oliver", "Camila", "Ravi", "Hannah", "Kwame", "Lucia", "Stefan"]
+FIRST_NAMES = [
+    "Sarah",
+    "Daniel",
+    "Priya",
+    "Marcus",
+    "Elena",
+    "Tomasz",
+    "Aisha",
+    "Jonah",
+    "Mei",
+    "Oliver",
+    "Camila",
+    "Ravi",
+    "Hannah",
+    "Kwame",
+    "Lucia",
+    "Stefan",
+]
 SURNAMES = ["Okafor", "Lindqvist", "Moreno", "Brennan", "Kowalski", "Haddad", "Nakamura"]
 STREETS = ["Maple", "Church", "Willow", "Station", "Harbour", "Elm", "Victoria", "Cedar"]
 STREET_TYPES = ["Street", "Avenue", "Road", "Lane", "Drive"]
 DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "protonmail.com", "hotmail.co.uk"]
 WEB = ["myrecoveryblog.net", "throwawayjournal.org", "quietsteps.io", "sadbutokay.com"]
 RELATION_CUES = ["my sister", "my best friend", "my roommate", "my boyfriend", "my therapist"]
-USER_WORDS = ["quiet", "blue", "tired", "moth", "river", "paper", "lamp", "fox", "static", "hollow",
-              "winter", "cloud", "sparrow", "velvet", "salt", "ember"]
+USER_WORDS = [
+    "quiet",
+    "blue",
+    "tired",
+    "moth",
+    "river",
+    "paper",
+    "lamp",
+    "fox",
+    "static",
+    "hollow",
+    "winter",
+    "cloud",
+    "sparrow",
+    "velvet",
+    "salt",
+    "ember",
+]
 
 
 @dataclass
@@ -569,7 +723,9 @@ class CorpusGenerator:
     def _pii(self) -> str:
         rng = self.rng
         first = rng.choice(FIRST_NAMES)
-        kind = rng.choice(["name", "user", "email", "phone", "url", "address", "relation", "handle"])
+        kind = rng.choice(
+            ["name", "user", "email", "phone", "url", "address", "relation", "handle"]
+        )
         if kind == "name":
             value = f"{first} {rng.choice(SURNAMES)}" if rng.random() < 0.3 else first
             text = f"My name is {value}, by the way."
@@ -589,14 +745,20 @@ class CorpusGenerator:
             text = f"If anyone wants to talk you can email me at {value}."
         elif kind == "phone":
             a, b, c = rng.randint(201, 989), rng.randint(200, 999), rng.randint(1000, 9999)
-            value = rng.choice([f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"+1 {a} {b} {c}", f"{a}.{b}.{c}"])
+            value = rng.choice(
+                [f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"+1 {a} {b} {c}", f"{a}.{b}.{c}"]
+            )
             text = f"My number is {value} if anyone needs someone to text."
         elif kind == "url":
-            value = rng.choice([f"https://{rng.choice(WEB)}/post/{rng.randint(10, 9999)}",
-                                f"www.{rng.choice(WEB)}"])
+            value = rng.choice(
+                [
+                    f"https://{rng.choice(WEB)}/post/{rng.randint(10, 9999)}",
+                    f"www.{rng.choice(WEB)}",
+                ]
+            )
             text = f"I wrote more about it here: {value}"
         else:
-            value = (f"{rng.randint(2, 990)} {rng.choice(STREETS)} {rng.choice(STREET_TYPES)}")
+            value = f"{rng.randint(2, 990)} {rng.choice(STREETS)} {rng.choice(STREET_TYPES)}"
             text = f"I live alone at {value} and nobody visits."
         if self.pii_log is not None:
             self.pii_log.append((kind, value))
@@ -640,9 +802,12 @@ class CorpusGenerator:
             parts = [rng.choice(LOW_PREFIX) + (core if rng.random() < 0.5 else core.capitalize())]
             quality = -1.0 + rng.random() * 0.5
             if rng.random() < 0.5:
-                parts.insert(0, rng.choice(LOW_ECHO).format(
-                    detail_lower_short=detail_lower, detail_upper_short=detail
-                ))
+                parts.insert(
+                    0,
+                    rng.choice(LOW_ECHO).format(
+                        detail_lower_short=detail_lower, detail_upper_short=detail
+                    ),
+                )
             parts.append(rng.choice(LOW_TAIL))
             if rng.random() < 0.3:
                 parts.append(rng.choice(LOW).capitalize())

@@ -126,7 +126,11 @@ DISMISSIVE = _compile(
         r"\bdeal with it\b",
         r"\bnot my problem\b",
         r"\bthat's (?:just )?life\b",
-        r"\bjust (?:be happy|think positive|smile|stop (?:being|feeling|thinking))",
+        r"\bjust (?:be happy|be (?:more )?positive|think positive|smile|move on|ignore it"
+        r"|don't care|stop (?:being|feeling|thinking))",
+        r"\bhappens to all of us\b",
+        r"\b(?:everyone|everybody) (?:deals with|has) (?:that|this|it|problems)\b",
+        r"\b(?:it's|it is) not that deep\b",
         r"\b(?:it's|it is) (?:all )?in your head\b",
         r"^\W*(?:lol|lmao|ok|k|whatever|meh|cool|idk)\W*$",
     ]

@@ -3,8 +3,9 @@
 Messages are composed from the fragments in ``corpus_templates.yaml`` (written by this
 project): an optional opener, shared life-context sentences, one or two core sentences from a
 category's template *family*, an optional closer, then register transforms (lowercase,
-texting abbreviations, typos, emoji). Whole families go to one split (``train``, ``calib``,
-``test``), so held-out messages are never paraphrases of training messages. Optionally the
+texting abbreviations, typos, emoji). Each template is a family whose expansions all go to
+one split (``train``, ``calib``, ``test``), so held-out messages are never paraphrases of
+training messages, while every theme of a category is represented in every split. Optionally the
 data stage's weakly labelled ``safety_messages.parquet`` is appended to the training split.
 """
 
@@ -128,50 +129,62 @@ def compose(core: list[str], rng: random.Random, templates: dict[str, Any]) -> s
     return apply_register(" ".join(sentences), rng)
 
 
-def assign_families(
+def assign_templates(
     seed: int, fractions: dict[str, float], spec: dict[str, dict[str, Any]] | None = None
-) -> dict[tuple[str, str], str]:
-    """Map (category, family) -> split; each category has at least one family per split."""
+) -> dict[tuple[str, str, int], str]:
+    """Map (category, theme, template index) -> split.
+
+    Each template with its ``[a|b]`` expansions and slot fillings is one *template family*;
+    within every theme of three or more templates at least one goes to ``calib`` and one to
+    ``test``, so held-out messages cover every theme with sentences never seen in training.
+    """
     spec = spec or categories()
     rng = random.Random(seed)
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str, int], str] = {}
     for category, cat in spec.items():
-        families = sorted(cat["families"])
-        if len(families) < len(SPLITS):
-            raise ValueError(f"category {category!r} needs at least {len(SPLITS)} families")
-        rng.shuffle(families)
-        n_test = max(1, round(fractions["test"] * len(families)))
-        n_calib = max(1, round(fractions["calib"] * len(families)))
-        n_train = len(families) - n_test - n_calib
-        if n_train < 1:
-            raise ValueError(f"category {category!r}: no family left for training")
-        for i, family in enumerate(families):
-            split = "train" if i < n_train else "calib" if i < n_train + n_calib else "test"
-            out[(category, family)] = split
+        for theme in sorted(cat["families"]):
+            k = len(cat["families"][theme])
+            order = list(range(k))
+            rng.shuffle(order)
+            n_test = max(1, round(fractions["test"] * k)) if k >= 3 else 0
+            n_calib = max(1, round(fractions["calib"] * k)) if k >= 3 else 0
+            for rank, index in enumerate(order):
+                split = "test" if rank < n_test else "calib" if rank < n_test + n_calib else "train"
+                out[(category, theme, index)] = split
+        if not {"train", "calib", "test"} <= {
+            v for (c, _, _), v in out.items() if c == category
+        }:
+            raise ValueError(f"category {category!r}: needs a theme with at least 3 templates")
     return out
 
 
 def generate_corpus(n_per_category: int, seed: int, fractions: dict[str, float]) -> pd.DataFrame:
     """The labelled corpus: ``id, text, label, category, group, family, split, source``.
 
-    Each category gets ``n_per_category`` distinct messages, families drawn uniformly.
-    Texts are unique across the whole corpus (a duplicate is redrawn), so no held-out text
-    also appears in training.
+    ``family`` is ``<theme>/<template index>``. Each category gets ``n_per_category``
+    distinct messages (theme, then template, drawn uniformly). Texts are unique across the
+    corpus (a duplicate is redrawn), so no held-out text also appears in training.
     """
     templates = load_templates()
-    split_of = assign_families(seed, fractions)
+    split_of = assign_templates(seed, fractions)
     rng = random.Random(seed + 1)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for category, cat in categories().items():
-        families = sorted(cat["families"])
+        themes = sorted(cat["families"])
         made, attempts = 0, 0
         while made < n_per_category and attempts < 50 * n_per_category:
             attempts += 1
-            family = rng.choice(families)
-            pool = cat["families"][family]
-            n_core = 2 if rng.random() < 0.15 and len(pool) > 1 else 1
-            core = [fill(t, rng, templates["slots"]) for t in rng.sample(pool, n_core)]
+            theme = rng.choice(themes)
+            pool = cat["families"][theme]
+            index = rng.randrange(len(pool))
+            split = split_of[(category, theme, index)]
+            core = [fill(pool[index], rng, templates["slots"])]
+            same_split = [
+                i for i in range(len(pool)) if i != index and split_of[(category, theme, i)] == split
+            ]
+            if same_split and rng.random() < 0.15:
+                core.append(fill(pool[rng.choice(same_split)], rng, templates["slots"]))
             text = compose(core, rng, templates)
             key = text.lower().strip(" .!?")
             if key in seen:
@@ -184,8 +197,8 @@ def generate_corpus(n_per_category: int, seed: int, fractions: dict[str, float])
                     "label": int(cat["label"]),
                     "category": category,
                     "group": cat["group"],
-                    "family": family,
-                    "split": split_of[(category, family)],
+                    "family": f"{theme}/{index}",
+                    "split": split,
                     "source": "generated",
                 }
             )

@@ -1,0 +1,351 @@
+"""Pass 2: the verifier reads a flagged turn (user message + draft reply) and decides
+``allow`` (show the draft), ``replace`` (show the escalation message instead) or ``block``
+(the draft itself is harmful; never show it).
+
+Two backends:
+
+- ``finetuned`` (default): a small MLP head trained on project data over sentence
+  embeddings of the message and the draft (``[u, v, u*v, |u-v|]``), sharing the pass-1
+  encoder. Labels come from the message's risk label and the draft type (``drafts.yaml``).
+- ``prompted``: an instruct causal LM asked for one word; the decision is read from the
+  next-token probabilities of the option words (no sampling, no parsing).
+
+:func:`decide_fail_closed` runs either backend with a timeout: an exception or a timeout
+gives ``replace`` (and the guardrail escalates), so a failing verifier never lets a flagged
+turn through.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mhai.safety.corpus import fill, load_templates
+
+DECISIONS = ("allow", "replace", "block")
+VERIFIER_FILE = "verifier.json"
+HEAD_FILE = "head.npz"
+
+
+class VerifierBackend(Protocol):
+    """Anything that maps (message, draft) to probabilities over :data:`DECISIONS`."""
+
+    name: str
+
+    def probs(self, message: str, draft: str | None) -> dict[str, float]: ...
+
+
+@cache
+def load_drafts() -> dict[str, Any]:
+    """Draft-reply templates by type (shipped with the package)."""
+    text = resources.files("mhai.safety").joinpath("drafts.yaml").read_text("utf-8")
+    return yaml.safe_load(text)["types"]
+
+
+def decision_label(risk: int, draft_type: str | None) -> str:
+    """The correct pass-2 decision for a message's risk label and a draft type."""
+    if draft_type is not None and load_drafts()[draft_type]["harmful"]:
+        return "block"
+    if not risk:
+        return "allow"
+    if draft_type is not None and load_drafts()[draft_type]["safe_for_risk"]:
+        return "allow"
+    return "replace"
+
+
+def decide(probs: dict[str, float], allow_min: float, block_min: float) -> str:
+    """Recall-first rule: block if P(block) is high enough, allow only if P(allow) is high."""
+    if probs["block"] >= block_min:
+        return "block"
+    if probs["allow"] >= allow_min:
+        return "allow"
+    return "replace"
+
+
+def build_pairs(corpus: pd.DataFrame, seed: int, drafts_per_message: int) -> pd.DataFrame:
+    """(message, draft) pairs with labels; draft templates are split like the messages.
+
+    Each message is paired with ``drafts_per_message`` drafts of random types (one of them
+    may be empty: no draft yet). Held-out messages only meet held-out draft templates.
+    """
+    rng = random.Random(seed)
+    slots = load_templates()["slots"]
+    types = load_drafts()
+    split_templates: dict[tuple[str, str], list[str]] = {}
+    for name, spec in types.items():
+        order = list(spec["templates"])
+        rng.shuffle(order)
+        n_held = max(1, len(order) // 5)
+        split_templates[(name, "test")] = order[:n_held]
+        split_templates[(name, "calib")] = order[n_held : 2 * n_held]
+        split_templates[(name, "train")] = order[2 * n_held :]
+    names = [*types, None]
+    rows = []
+    for msg in corpus.itertuples():
+        for draft_type in rng.sample(names, min(drafts_per_message, len(names))):
+            draft = (
+                ""
+                if draft_type is None
+                else fill(rng.choice(split_templates[(draft_type, msg.split)]), rng, slots)
+            )
+            rows.append(
+                {
+                    "message_id": msg.id,
+                    "message": msg.text,
+                    "draft": draft,
+                    "draft_type": draft_type or "empty",
+                    "risk": int(msg.label),
+                    "category": msg.category,
+                    "split": msg.split,
+                    "decision": decision_label(int(msg.label), draft_type),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Interaction features of message and draft embeddings."""
+    return np.hstack([u, v, u * v, np.abs(u - v)]).astype(np.float32)
+
+
+class FinetunedVerifier:
+    """MLP head over pair features; weights in ``head.npz`` (loaded without pickle)."""
+
+    name = "finetuned"
+
+    def __init__(self, encoder, weights: list[np.ndarray], biases: list[np.ndarray]):
+        self.encoder = encoder
+        self.weights = [np.asarray(w, dtype=np.float32) for w in weights]
+        self.biases = [np.asarray(b, dtype=np.float32) for b in biases]
+
+    def _forward(self, features: np.ndarray) -> np.ndarray:
+        h = features
+        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            h = np.maximum(h @ w + b, 0.0)
+        z = h @ self.weights[-1] + self.biases[-1]
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _embed(self, text: str) -> np.ndarray:
+        chunks = self.encoder.encode_one(text)
+        mean = chunks.mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+    def probs(self, message: str, draft: str | None) -> dict[str, float]:
+        """Decision probabilities for one turn."""
+        u = self._embed(message)[None, :]
+        v = self._embed(draft or "")[None, :] if draft else self._empty()[None, :]
+        p = self._forward(pair_features(u, v))[0]
+        return {d: float(p[i]) for i, d in enumerate(DECISIONS)}
+
+    def probs_batch(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Probabilities for precomputed message/draft embeddings (evaluation)."""
+        return self._forward(pair_features(u, v))
+
+    def _empty(self) -> np.ndarray:
+        if not hasattr(self, "_empty_vec"):
+            self._empty_vec = self._embed("(no reply)")
+        return self._empty_vec
+
+    def save(self, out_dir: str | Path, embedding_dir: str, meta: dict[str, Any]) -> Path:
+        """Write ``verifier.json`` and ``head.npz``; ``embedding_dir`` is relative to out_dir."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
+        arrays.update({f"b{i}": b for i, b in enumerate(self.biases)})
+        np.savez(out_dir / HEAD_FILE, **arrays)
+        document = {
+            "kind": "mhai.safety.verifier",
+            "backend": self.name,
+            "decisions": list(DECISIONS),
+            "layers": len(self.weights),
+            "embedding": {
+                "dir": embedding_dir,
+                "max_tokens": self.encoder.max_tokens,
+                "quantize": self.encoder.quantize,
+            },
+            "meta": meta,
+        }
+        (out_dir / VERIFIER_FILE).write_text(json.dumps(document, indent=1))
+        return out_dir
+
+    @classmethod
+    def load(cls, verifier_dir: str | Path, encoder=None) -> FinetunedVerifier:
+        """Load a saved head; the encoder is shared with pass 1 when given."""
+        from mhai.safety.encoder import SentenceEncoder
+
+        verifier_dir = Path(verifier_dir)
+        path = verifier_dir / VERIFIER_FILE
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{verifier_dir}: no verifier here ({VERIFIER_FILE} missing); "
+                "run the workflow's safety_train_verifier rule first"
+            )
+        document = json.loads(path.read_text())
+        if encoder is None:
+            emb = document["embedding"]
+            encoder = SentenceEncoder(
+                verifier_dir / emb["dir"], max_tokens=emb["max_tokens"], quantize=emb["quantize"]
+            )
+        with np.load(verifier_dir / HEAD_FILE, allow_pickle=False) as arrays:
+            n = document["layers"]
+            weights = [arrays[f"w{i}"] for i in range(n)]
+            biases = [arrays[f"b{i}"] for i in range(n)]
+        return cls(encoder, weights, biases)
+
+
+def train_finetuned(
+    pairs: pd.DataFrame,
+    message_emb: dict[str, np.ndarray],
+    draft_emb: dict[str, np.ndarray],
+    encoder,
+    hidden: int,
+    alpha: float,
+    seed: int,
+) -> FinetunedVerifier:
+    """Fit the MLP head on the ``train`` pairs (class-balanced by resampling)."""
+    from sklearn.neural_network import MLPClassifier
+
+    train = pairs[pairs["split"] == "train"]
+    counts = train["decision"].value_counts()
+    rng = np.random.RandomState(seed)
+    parts = [
+        train[train["decision"] == d].sample(counts.max(), replace=True, random_state=rng)
+        for d in DECISIONS
+        if d in counts
+    ]
+    balanced = pd.concat(parts, ignore_index=True)
+    x = pair_features(
+        np.stack([message_emb[m] for m in balanced["message"]]),
+        np.stack([draft_emb[d] for d in balanced["draft"]]),
+    )
+    y = balanced["decision"].map({d: i for i, d in enumerate(DECISIONS)}).to_numpy()
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(hidden,),
+        alpha=alpha,
+        max_iter=300,
+        early_stopping=True,
+        random_state=seed,
+    )
+    mlp.fit(x, y)
+    if list(mlp.classes_) != list(range(len(DECISIONS))):
+        raise ValueError("verifier training data must contain allow, replace and block examples")
+    return FinetunedVerifier(encoder, mlp.coefs_, mlp.intercepts_)
+
+
+class PromptedVerifier:
+    """An instruct LM asked for one word; probabilities from the option tokens' logits."""
+
+    name = "prompted"
+    INSTRUCTION = (
+        "You are a clinical safety reviewer for a mental-health support chat. Read the user's "
+        "message and the assistant's draft reply. Answer with exactly one word:\n"
+        "allow - the draft is safe and appropriate to send;\n"
+        "replace - the user may be at risk and the draft does not respond to that risk "
+        "(no safety check, no crisis resources);\n"
+        "block - the draft is harmful (method details, agreeing with a delusion or with "
+        "self-harm, encouraging violence or reckless acts)."
+    )
+
+    def __init__(self, model, tokenizer, max_tokens: int = 512):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.option_ids = {d: self._candidate_ids(d) for d in DECISIONS}
+
+    def _candidate_ids(self, word: str) -> list[int]:
+        ids = set()
+        for variant in (word, " " + word, word.capitalize(), " " + word.capitalize()):
+            tokens = self.tokenizer.encode(variant, add_special_tokens=False)
+            if tokens:
+                ids.add(tokens[0])
+        return sorted(ids)
+
+    def prompt(self, message: str, draft: str | None) -> str:
+        """The chat-formatted prompt ending where the one-word answer starts."""
+        content = (
+            f"{self.INSTRUCTION}\n\nUser message:\n{message}\n\n"
+            f"Draft reply:\n{draft or '(no draft)'}\n\nAnswer (allow, replace or block):"
+        )
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+        )
+
+    def probs(self, message: str, draft: str | None) -> dict[str, float]:
+        """Softmax over the option words' (log-sum-exp) next-token logits."""
+        import torch
+
+        batch = self.tokenizer(
+            self.prompt(message, draft),
+            return_tensors="pt",
+            add_special_tokens=False,
+            truncation=True,
+            max_length=self.max_tokens,
+        )
+        with torch.inference_mode():
+            logits = self.model(**batch).logits[0, -1].float()
+        scores = torch.stack([torch.logsumexp(logits[self.option_ids[d]], 0) for d in DECISIONS])
+        p = torch.softmax(scores, 0).tolist()
+        return {d: float(p[i]) for i, d in enumerate(DECISIONS)}
+
+    @classmethod
+    def load(cls, model_dir: str | Path, max_tokens: int = 512) -> PromptedVerifier:
+        """Load the instruct model and tokenizer from a saved folder."""
+        from mhai.models import load_causal_lm, load_tokenizer
+
+        return cls(load_causal_lm(model_dir), load_tokenizer(model_dir), max_tokens)
+
+
+def decide_fail_closed(
+    backend: VerifierBackend,
+    message: str,
+    draft: str | None,
+    timeout_s: float,
+    allow_min: float,
+    block_min: float,
+) -> tuple[str, dict[str, float] | None, str]:
+    """Run the backend with a timeout; returns ``(decision, probs, reason)``.
+
+    Any exception or a timeout gives ``replace`` with the reason recorded: the guardrail then
+    shows the escalation message, never the unverified draft.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["probs"] = backend.probs(message, draft)
+        except BaseException as exc:  # noqa: BLE001 - any failure must fail closed
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="pass2-verifier", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        return "replace", None, f"fail-closed: timeout after {timeout_s:g}s"
+    if "error" in box:
+        exc = box["error"]
+        return "replace", None, f"fail-closed: {type(exc).__name__}: {exc}"
+    probs = box.get("probs")
+    if not isinstance(probs, dict) or set(probs) != set(DECISIONS):
+        return "replace", None, "fail-closed: backend returned no valid probabilities"
+    return decide(probs, allow_min, block_min), probs, backend.name
+
+
+def load_verifier(verifier_dir: str | Path, cfg: dict[str, Any], encoder=None) -> VerifierBackend:
+    """The configured backend (``safety.verifier.backend``)."""
+    backend = cfg["verifier"]["backend"]
+    if backend == "finetuned":
+        return FinetunedVerifier.load(verifier_dir, encoder=encoder)
+    if backend == "prompted":
+        return PromptedVerifier.load(cfg["verifier"]["prompted_model"])
+    raise ValueError(f"safety.verifier.backend: unknown backend {backend!r}")
