@@ -22,8 +22,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/safety.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/pilot.smk"
+include: "workflow/rules/analysis.smk"
 # Stage files append to TARGETS; report.smk reads it, so it is included last.
 include: "workflow/rules/report.smk"
 

@@ -40,6 +40,11 @@ def generate(workdir: Path, comments: int, seed: int) -> dict:
     paths = workdir / f"RS_{comments}.ndjson.zst", workdir / f"RC_{comments}.ndjson.zst"
     started = time.perf_counter()
     counts = generate_corpus(*paths, section, seed)
+    while counts["comments"] < comments:  # rare: fewer comments per thread than expected
+        section["n_threads"] = math.ceil(
+            section["n_threads"] * 1.05 * comments / counts["comments"]
+        )
+        counts = generate_corpus(*paths, section, seed)
     return {
         **counts,
         "threads": section["n_threads"],

@@ -86,6 +86,7 @@ def main() -> None:
     from mhai.evaluate.modules import MODULES, load_module
     from mhai.models import load_embedder, resolve
 
+    cpu_start = time.process_time()
     responses = build_responses(args.n, seed=0)
     posts, replies = list(responses["post"]), list(responses["response"])
     timings: dict[str, float] = {}
@@ -124,12 +125,15 @@ def main() -> None:
     timings["linguistics"] = time.perf_counter() - start
 
     total = sum(timings.values())
+    cpu_total = time.process_time() - cpu_start
     result = {
         "n_responses": args.n,
         "n_posts": int(responses["post_id"].nunique()),
         "threads": args.threads,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
         "total_s": round(total, 3),
+        "cpu_s": round(cpu_total, 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "responses_per_s": round(args.n / total, 1),
         "budget_s": BUDGET_S,
         "within_budget": total < BUDGET_S,
@@ -149,6 +153,10 @@ def main() -> None:
         f"{'total':>22s}: {total:7.2f} s for {args.n} responses "
         f"({result['responses_per_s']}/s; budget {BUDGET_S:.0f} s: "
         f"{'OK' if result['within_budget'] else 'OVER'})"
+    )
+    print(
+        f"{'process CPU time':>22s}: {cpu_total:7.2f} s (1-min load average "
+        f"{result['load_average_1min']} on {os.cpu_count()} CPUs)"
     )
     print(f"wrote {out}")
 

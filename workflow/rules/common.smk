@@ -60,3 +60,26 @@ def train_recipes(wildcards):
 def train_final_adapter(wildcards):
     """Input function: the adapter of the model's last training step."""
     return f"results/train/{wildcards.model}/{train_steps(wildcards.model)[-1]}/adapter"
+
+
+# --- analysis stage helpers ---
+ANALYSIS_TRIAL_TABLES = [
+    "participants",
+    "assessments",
+    "sessions",
+    "alliance",
+    "social",
+]
+
+
+def analysis_trial_tables():
+    """The five trial tables the analysis reads, from config pilot.trial_source."""
+    source = config["pilot"]["trial_source"].rstrip("/")
+    return [f"{source}/{table}.parquet" for table in ANALYSIS_TRIAL_TABLES]
+
+
+def analysis_safety_ops():
+    """The pilot's safety_ops.json when the analysis reads the simulated trial; a real export
+    has none (flag counts then come from its sessions table)."""
+    simulated = config["pilot"]["trial_source"].rstrip("/") == "results/pilot/trial"
+    return ["results/pilot/safety_ops.json"] if simulated else []

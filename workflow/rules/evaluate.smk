@@ -13,6 +13,7 @@ EVAL_SAFETY_MODEL = (
 EVAL_RATING_SHEETS = [
     repo_path(p) for p in config["evaluate"]["human"]["rating_sheets"]
 ]
+EVAL_HUMAN_WIN_RATES = [f"{EVAL_DIR}/human_win_rates.csv"] if EVAL_RATING_SHEETS else []
 
 TARGETS += [
     f"{EVAL_DIR}/responses.parquet",
@@ -91,6 +92,7 @@ rule evaluate_compare:
         dimensions=f"{EVAL_DIR}/dimensions.csv",
         linguistics=f"{EVAL_DIR}/linguistics.csv",
         responses=f"{EVAL_DIR}/responses.parquet",
+        human_win_rates=EVAL_HUMAN_WIN_RATES,
     output:
         win_rates=report(
             f"{EVAL_DIR}/win_rates.csv",

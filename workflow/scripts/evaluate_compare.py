@@ -14,5 +14,6 @@ rates = run_comparison(
     smk.params.cfg,
     smk.config,
     seed=smk.params.seed,
+    human_win_rates_path=smk.input.human_win_rates[0] if smk.input.human_win_rates else None,
 )
 log.info("%d win-rate rows -> %s", len(rates), smk.output.win_rates)

@@ -28,7 +28,9 @@ if cfg["llm"]["sessions"] > 0:
     user_lm = gm
     if cfg["llm"]["user_model"] == "base_lm":
         user_lm = (load_causal_lm(smk.input.base_lm), load_tokenizer(smk.input.base_lm))
-sessions, turns = simulate_sessions(cohort, guard, cfg, smk.params.seed, gm=gm, user_lm=user_lm)
+sessions, turns, latency = simulate_sessions(
+    cohort, guard, cfg, smk.params.seed, gm=gm, user_lm=user_lm
+)
 tables = {
     "participants": cohort.participants,
     "assessments": cohort.assessments,
@@ -38,7 +40,7 @@ tables = {
 }
 write_trial(tables, Path(smk.output.trial[0]).parent)
 write_parquet(turns, smk.output.turns, "pilot/turns")
-ops = summarize(turns, sessions, queue)
+ops = summarize(turns, sessions, latency, queue)
 Path(smk.output.safety_ops).write_text(json.dumps(ops, indent=2))
 log.info("safety ops: %s", json.dumps(ops))
 with stage_run("pilot", smk.config, name="sessions") as run:

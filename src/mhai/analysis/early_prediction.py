@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mhai.analysis.effect_sizes import percentile_ci
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC AUC (Mann-Whitney, ties count one half) along the last axis; NaN without both
+    classes. Works on (n,) or a (B, n) stack of bootstrap resamples."""
+    y = np.asarray(y, dtype=bool)
+    ranks = rankdata(score, axis=-1)
+    n1 = y.sum(-1)
+    n0 = y.shape[-1] - n1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((ranks * y).sum(-1) - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def cross_validated_auc(
@@ -45,14 +56,14 @@ def cross_validated_auc(
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     prob = cross_val_predict(model, X, y, cv=cv, method="predict_proba")[:, 1]
-    auc = roc_auc_score(y, prob)
-    rng = np.random.default_rng(seed)
-    boot = np.full(n_boot, np.nan)
-    for b in range(n_boot):
-        idx = rng.integers(0, len(y), len(y))
-        if 0 < y[idx].sum() < len(idx):
-            boot[b] = roc_auc_score(y[idx], prob[idx])
-    lo, hi = percentile_ci(boot, level)
+    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
+    lo, hi = percentile_ci(auc(y[idx], prob[idx]), level)
     model.fit(X, y)
     coefs = dict(zip(complete.columns, model[-1].coef_[0].round(4).tolist(), strict=True))
-    return out | {"auc": float(auc), "ci_low": lo, "ci_high": hi, "folds": k, "coefficients": coefs}
+    return out | {
+        "auc": float(auc(y, prob)),
+        "ci_low": lo,
+        "ci_high": hi,
+        "folds": k,
+        "coefficients": coefs,
+    }

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mhai.analysis.mixed_models import fit_mixedlm
+from mhai.analysis.mixed_models import DEFAULT_METHODS, MixedFit, fit_mixedlm
 
 LOWER_IS_BETTER = {
     "phq9": True,
@@ -38,7 +38,7 @@ DEFINITIONS = {
     "d_av": "mean improvement / mean of baseline and week-{w} SDs (d_av)",
     "d_itt": (
         "MixedLM (week as factor, random intercept{re}) on all observed waves: model-implied "
-        "improvement to week {w} / SD of all baseline scores; delta-method CI"
+        "improvement to week {w} / SD of all baseline scores"
     ),
     "response": "share of completers with a reduction of at least {pct}% from baseline",
     "remission": "share of completers scoring below {cut} at week {w}",
@@ -143,33 +143,33 @@ def clinical_rates(
     return out
 
 
-def itt_d(
-    long: pd.DataFrame,
-    measure: str,
-    *,
-    followup: int,
-    random_slope: bool = True,
-    methods=("bfgs", "lbfgs", "cg"),
-    level: float = 0.95,
-) -> dict[str, float]:
-    """All-available-data d from a MixedLM on ``long`` (participant_id, week, score).
-
-    The follow-up contrast of a week-as-factor model estimates the change in the population
-    mean under MAR; it is divided by the SD of all observed baseline scores. The CI is Wald on
-    the delta-method SE (uncertainty of the contrast and of the SD, normal-theory)."""
+def itt_spec(long: pd.DataFrame, *, random_slope: bool, methods) -> tuple[dict, np.ndarray]:
+    """The all-available-data model of one measure: a ``fit_mixedlm`` spec (week as factor,
+    random intercept and, with more than two waves, slope) and the observed baseline scores.
+    ``long``: participant_id, week, score."""
     data = long.dropna(subset=["score"]).copy()
     data["t"] = data["week"] / 10.0
     baseline = data.loc[data["week"] == 0, "score"].to_numpy(float)
-    fit = fit_mixedlm(
-        "score ~ C(week)",
-        data,
-        re_formula="~t" if random_slope else "1",
-        methods=methods,
-    )
+    spec = {
+        "formula": "score ~ C(week)",
+        "data": data,
+        "re_formula": "~t" if random_slope else "1",
+        "methods": methods,
+    }
+    return spec, baseline
+
+
+def itt_from_fit(
+    fit: MixedFit, baseline: np.ndarray, measure: str, *, followup: int, level: float = 0.95
+) -> dict[str, float]:
+    """All-available-data d from a fitted week-as-factor MixedLM.
+
+    Its follow-up contrast estimates the change in the population mean under MAR; it is divided
+    by the SD of all observed baseline scores. The CI is Wald on the delta-method SE
+    (uncertainty of the contrast and of the SD, normal theory)."""
     term = f"C(week)[T.{followup}]"
-    sign = _sign(measure)
-    delta = sign * float(fit.result.fe_params[term])
-    se_delta = float(fit.result.bse_fe[term])
+    delta = _sign(measure) * float(fit.fe_params[term])
+    se_delta = float(fit.bse_fe[term])
     sd = float(baseline.std(ddof=1))
     d = delta / sd
     var_sd = sd**2 / (2 * (len(baseline) - 1))
@@ -188,3 +188,17 @@ def itt_d(
         "n": fit.n_participants,
         "n_obs": fit.n_obs,
     }
+
+
+def itt_d(
+    long: pd.DataFrame,
+    measure: str,
+    *,
+    followup: int,
+    random_slope: bool = True,
+    methods=DEFAULT_METHODS,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Fit ``itt_spec`` for one measure and return ``itt_from_fit``."""
+    spec, baseline = itt_spec(long, random_slope=random_slope, methods=methods)
+    return itt_from_fit(fit_mixedlm(**spec), baseline, measure, followup=followup, level=level)

@@ -57,17 +57,20 @@ def design(weeks, shape: str = "quadratic", knot: float = 4.0) -> np.ndarray:
     raise ValueError(f"unknown growth shape {shape!r}; expected one of {SHAPES}")
 
 
-def model_data(Y: np.ndarray, weeks, baseline: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The data the mixture is fitted to: (Y_model (n, J, T'), model weeks, fitted-row mask).
+def model_data(Y: np.ndarray, weeks, baseline: str, dropout: bool):
+    """The data the mixture is fitted to: (Y_model (n, J, T'), model weeks, fitted-row mask,
+    dropout pattern (n,): index of the last observed wave, -1 if none).
 
     ``baseline="level"`` models the scores themselves; ``"change"`` models the change from the
-    week-0 score at the later waves. People without a usable wave (in change mode: without a
-    baseline or any follow-up) carry no information about their class; they are left out of
-    the fit and get the class shares as their posterior."""
+    week-0 score at the later waves. With ``dropout`` the pattern is a class indicator too, so
+    everyone seen at baseline is fitted; otherwise people without a usable wave carry no
+    information about their class, are left out of the fit and get the class shares."""
     Y = np.asarray(Y, dtype=float)
     if Y.ndim == 2:
         Y = Y[:, None, :]
     weeks = np.asarray(weeks, dtype=float)
+    seen = np.isfinite(Y).any(axis=1)  # (n, T)
+    pattern = np.where(seen.any(1), Y.shape[-1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
     if baseline == "level":
         Ym, wm = Y, weeks
     elif baseline == "change":
@@ -76,14 +79,21 @@ def model_data(Y: np.ndarray, weeks, baseline: str) -> tuple[np.ndarray, np.ndar
         Ym, wm = Y[..., 1:] - Y[..., :1], weeks[1:]
     else:
         raise ValueError(f"baseline must be 'level' or 'change', got {baseline!r}")
-    return Ym, wm, np.isfinite(Ym).any(axis=(1, 2))
+    rows = np.isfinite(Ym).any(axis=(1, 2))
+    if dropout:
+        rows = seen[:, 0] if baseline == "change" else seen.any(1)
+    return Ym, wm, rows, pattern
 
 
 class _Data:
-    """Observed data with the per-person sums EM needs (``M`` marks observed cells)."""
+    """Observed data with the per-person sums EM needs (``M`` marks observed cells) and the
+    one-hot dropout pattern (n, C); C = 0 when dropout is not modelled."""
 
-    def __init__(self, Y: np.ndarray, X: np.ndarray):
+    def __init__(self, Y: np.ndarray, X: np.ndarray, pattern=None, n_patterns: int = 0):
         Y = np.asarray(Y, dtype=float)
+        self.onehot = np.zeros((len(Y), n_patterns))
+        if n_patterns:
+            self.onehot[np.arange(len(Y)), pattern] = 1.0
         self.M = np.isfinite(Y).astype(float)  # (n, J, T)
         self.Y0 = np.where(self.M > 0, Y, 0.0)
         self.X = X  # (T, P)
@@ -107,9 +117,11 @@ class _Params:
     tau2: np.ndarray  # (S, K, J)
     sigma2: np.ndarray  # (S, K, J)
     nu: np.ndarray  # (S, K, J)
+    log_rho: np.ndarray  # (S, K, C) dropout-pattern log-probabilities (C = 0: not modelled)
 
     def take(self, idx) -> _Params:
-        return _Params(*(a[idx] for a in (self.log_pi, self.beta, self.tau2, self.sigma2, self.nu)))
+        fields = (self.log_pi, self.beta, self.tau2, self.sigma2, self.nu, self.log_rho)
+        return _Params(*(a[idx] for a in fields))
 
 
 def _sums(d: _Data, beta: np.ndarray) -> dict[str, np.ndarray]:
@@ -150,6 +162,7 @@ def _e_step(d: _Data, p: _Params):
     quad = srr / s2 - (g1 * bh + g2 * sh)
     logdet = m * np.log(s2) + np.log(t2) + np.log(nu) + np.log(det)
     ll = (-0.5 * (m * LOG2PI + logdet + quad)).sum(-1) + p.log_pi[:, None, :]
+    ll = ll + d.onehot @ p.log_rho.transpose(0, 2, 1)
     return ll, {"bh": bh, "sh": sh, "vbb": vbb, "vss": vss, "vbs": vbs}
 
 
@@ -199,7 +212,10 @@ def _m_step(d: _Data, w, post, p: _Params, shared: bool, random_scale: bool, flo
     nu = p.nu
     if random_scale:
         nu = np.maximum(pooled(sh**2 + vss, np.ones_like(m)), NU_FLOOR)
-    return _Params(np.log(pi), beta, np.maximum(tau2, floor), np.maximum(sigma2, floor), nu)
+    rho = np.clip(w.transpose(0, 2, 1) @ d.onehot, 1e-6, None)
+    log_rho = np.log(rho / rho.sum(-1, keepdims=True)) if d.onehot.shape[1] else p.log_rho
+    tau2, sigma2 = np.maximum(tau2, floor), np.maximum(sigma2, floor)
+    return _Params(np.log(pi), beta, tau2, sigma2, nu, log_rho)
 
 
 def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator, nu0: float):
@@ -228,18 +244,20 @@ def _initial_values(d: _Data, k: int, n_starts: int, rng: np.random.Generator, n
     var = np.array([np.nanvar(np.where(obs[:, j], d.Y0[:, j], np.nan)) for j in range(J)])
     var = np.where(np.isfinite(var) & (var > 0), var, 1.0)
     full = np.tile(0.5 * var, (S, k, 1))
-    start = _Params(
+    C = d.onehot.shape[1]
+    # With b and s held at zero (tiny prior variances) the M-step is plain least squares.
+    tiny = _Params(
         np.full((S, k), -np.log(k)),
         np.zeros((S, k, J, d.X.shape[1])),
+        np.full_like(full, 1e-9),
         full,
-        full.copy(),
-        np.full((S, k, J), nu0),
+        np.full((S, k, J), 1e-9),
+        np.full((S, k, C), -np.log(max(C, 1))),
     )
-    # With b and s held at zero (tiny prior variances) the M-step is plain least squares.
-    tiny = _Params(start.log_pi, start.beta, np.full_like(full, 1e-9), full, start.nu * 0 + 1e-9)
     _, post = _e_step(d, tiny)
-    fitted = _m_step(d, w, post, tiny, True, False, 1e-9)
-    return _Params(fitted.log_pi, fitted.beta, full, full.copy(), start.nu), VARIANCE_FLOOR * var
+    f = _m_step(d, w, post, tiny, True, False, 1e-9)
+    start = _Params(f.log_pi, f.beta, full, full.copy(), np.full((S, k, J), nu0), f.log_rho)
+    return start, VARIANCE_FLOOR * var
 
 
 @dataclass
@@ -262,6 +280,7 @@ class GrowthMixtureFit:
     tau2: np.ndarray  # (K, J) random-intercept variances (equal across K when shared)
     sigma2: np.ndarray  # (K, J) residual variances
     nu: np.ndarray  # (K, J) random-scale variances
+    dropout_probs: np.ndarray  # (K, C) P(last observed wave = c | class); C = 0 if not modelled
     shared_variances: bool
     random_scale: bool
     loglik: float
@@ -278,7 +297,12 @@ class GrowthMixtureFit:
     def n_params(self) -> int:
         K, J, P = self.beta.shape
         n_var = (2 + self.random_scale) * J * (1 if self.shared_variances else K)
-        return K * J * P + (K - 1) + n_var
+        n_drop = K * (self.dropout_probs.shape[1] - 1) if self.dropout_probs.size else 0
+        return K * J * P + (K - 1) + n_var + n_drop
+
+    @property
+    def dropout_model(self) -> bool:
+        return self.dropout_probs.shape[1] > 0
 
     @property
     def bic(self) -> float:
@@ -336,14 +360,16 @@ class GrowthMixtureFit:
             self.tau2[None],
             self.sigma2[None],
             self.nu[None],
+            np.log(self.dropout_probs)[None],
         )
 
     def predict_proba(self, Y: np.ndarray) -> np.ndarray:
         """Posterior class probabilities for new data with the same weeks and outcomes
         (the class shares for people without usable waves)."""
-        Ym, _, rows = model_data(Y, self.weeks, self.baseline)
+        Ym, _, rows, pattern = model_data(Y, self.weeks, self.baseline, self.dropout_model)
         out = np.tile(self.shares, (len(Ym), 1))
-        ll, _ = _e_step(_Data(Ym[rows], self.X), self._params())
+        C = self.dropout_probs.shape[1]
+        ll, _ = _e_step(_Data(Ym[rows], self.X, pattern[rows], C), self._params())
         out[rows] = np.exp(ll[0] - logsumexp(ll[0], axis=1, keepdims=True))
         return out
 
@@ -382,8 +408,9 @@ def fit_growth_mixture(
     shape: str = "quadratic",
     knot: float = 4.0,
     baseline: str = "change",
-    variances: str = "shared",
-    random_scale: bool = True,
+    variances: str = "class",
+    random_scale: bool = False,
+    dropout: bool = False,
     n_starts: int = 20,
     max_iter: int = 500,
     tol: float = 1e-7,
@@ -394,7 +421,10 @@ def fit_growth_mixture(
 
     ``baseline``: model scores (``"level"``) or change from week 0 (``"change"``, see
     ``model_data``). ``variances``: ``"shared"`` across classes or ``"class"``-specific.
-    ``random_scale``: include the person random scale ``s``. All ``n_starts`` random starts run
+    ``random_scale``: include the person random scale ``s``. ``dropout``: the dropout pattern
+    (last observed wave) is a class indicator with class-specific probabilities, a latent
+    dropout-class pattern-mixture model that keeps class shares unbiased when dropout depends
+    on the class (missing not at random given the scores alone). All ``n_starts`` random starts run
     as one vectorised EM (the best few continue after a short burn-in); the best
     log-likelihood wins. ``covariance`` adds sandwich SEs for class shares and trajectories.
     """
@@ -403,12 +433,12 @@ def fit_growth_mixture(
         raise ValueError(f"Y has {np.shape(Y)[-1]} waves but {len(weeks)} weeks were given")
     if variances not in ("shared", "class"):
         raise ValueError(f"variances must be 'shared' or 'class', got {variances!r}")
-    Ym, model_weeks, rows = model_data(Y, weeks, baseline)
+    Ym, model_weeks, rows, pattern = model_data(Y, weeks, baseline, dropout)
     if rows.sum() < 2 * k:
         raise ValueError(f"only {int(rows.sum())} people have usable waves for {k} classes")
     shared = variances == "shared"
     X = design(model_weeks, shape, knot)
-    d = _Data(Ym[rows], X)
+    d = _Data(Ym[rows], X, pattern[rows], len(weeks) if dropout else 0)
     rng = np.random.default_rng(seed)
     p, floor = _initial_values(d, k, n_starts, rng, 0.05 if random_scale else NU_OFF)
     prev = np.full(n_starts, -np.inf)
@@ -455,6 +485,7 @@ def fit_growth_mixture(
         tau2=p.tau2[best],
         sigma2=p.sigma2[best],
         nu=p.nu[best],
+        dropout_probs=np.exp(p.log_rho[best]),
         shared_variances=shared,
         random_scale=random_scale,
         loglik=float(total[best]),
@@ -473,7 +504,7 @@ def _order_by_label(fit: GrowthMixtureFit) -> None:
     labels = _shape_labels(fit.trajectory()[0])
     order = sorted(range(fit.k), key=lambda k: labels[k])
     fit.labels = [labels[k] for k in order]
-    for name in ("beta", "shares", "tau2", "sigma2", "nu"):
+    for name in ("beta", "shares", "tau2", "sigma2", "nu", "dropout_probs"):
         setattr(fit, name, getattr(fit, name)[order])
     fit.posterior = fit.posterior[:, order]
 
@@ -490,6 +521,9 @@ def _pack(fit: GrowthMixtureFit) -> np.ndarray:
     for name in _free(fit):
         v = getattr(fit, name)
         parts.append(np.log(v[:1] if fit.shared_variances else v).ravel())
+    if fit.dropout_model:
+        log_rho = np.log(fit.dropout_probs)
+        parts.append((log_rho[:, :-1] - log_rho[:, -1:]).ravel())
     return np.concatenate(parts)
 
 
@@ -508,7 +542,13 @@ def _unpack(fit: GrowthMixtureFit, theta: np.ndarray) -> _Params:
         out[name] = np.broadcast_to(block, (B, K, J))
         start += rows * J
     nu = out.get("nu", np.full((B, K, J), NU_OFF))
-    return _Params(log_pi, beta, out["tau2"], out["sigma2"], nu)
+    C = fit.dropout_probs.shape[1]
+    log_rho = np.zeros((B, K, C))
+    if fit.dropout_model:
+        eta = theta[:, start : start + K * (C - 1)].reshape(B, K, C - 1)
+        eta = np.concatenate([eta, np.zeros((B, K, 1))], axis=2)
+        log_rho = eta - logsumexp(eta, axis=2, keepdims=True)
+    return _Params(log_pi, beta, out["tau2"], out["sigma2"], nu, log_rho)
 
 
 def _person_loglik(d: _Data, fit: GrowthMixtureFit, theta: np.ndarray, chunk=64) -> np.ndarray:
@@ -545,8 +585,9 @@ def _sandwich(d: _Data, fit: GrowthMixtureFit) -> tuple[np.ndarray, bool]:
 
 def add_standard_errors(fit: GrowthMixtureFit, Y: np.ndarray) -> GrowthMixtureFit:
     """Sandwich standard errors of the class shares and mean trajectories (delta method)."""
-    Ym, _, rows = model_data(Y, fit.weeks, fit.baseline)
-    cov, ok = _sandwich(_Data(Ym[rows], fit.X), fit)
+    Ym, _, rows, pattern = model_data(Y, fit.weeks, fit.baseline, fit.dropout_model)
+    d = _Data(Ym[rows], fit.X, pattern[rows], fit.dropout_probs.shape[1])
+    cov, ok = _sandwich(d, fit)
     K, J, P = fit.beta.shape
     nb = K * J * P
     pi = fit.shares

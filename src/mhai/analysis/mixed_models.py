@@ -9,6 +9,7 @@ turn and reports whether it converged, with any warnings statsmodels raised.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,9 +22,11 @@ DEFAULT_METHODS = ("bfgs", "lbfgs", "cg")
 
 @dataclass
 class MixedFit:
-    """A MixedLM result plus the convergence facts worth reporting."""
+    """The fixed effects of a MixedLM fit plus the convergence facts worth reporting (small
+    and picklable, so fits can run in worker processes)."""
 
-    result: object
+    fe_params: pd.Series
+    bse_fe: pd.Series
     converged: bool
     warnings: str
     n_participants: int
@@ -47,7 +50,8 @@ def fit_mixedlm(
         result = model.fit(method=list(methods), reml=True)
     messages = sorted({str(w.message).splitlines()[0] for w in caught})
     return MixedFit(
-        result=result,
+        fe_params=result.fe_params,
+        bse_fe=result.bse_fe,
         converged=bool(result.converged),
         warnings="; ".join(messages),
         n_participants=int(data[groups].nunique()),
@@ -55,12 +59,23 @@ def fit_mixedlm(
     )
 
 
+def _fit_spec(spec: dict) -> MixedFit:
+    return fit_mixedlm(**spec)
+
+
+def fit_many(specs: list[dict], workers: int = 1) -> list[MixedFit]:
+    """``fit_mixedlm(**spec)`` for every spec, in ``workers`` processes when above one."""
+    if workers <= 1 or len(specs) < 2:
+        return [fit_mixedlm(**spec) for spec in specs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(specs))) as pool:
+        return list(pool.map(_fit_spec, specs))
+
+
 def fixed_effects_table(fit: MixedFit, level: float = 0.95) -> pd.DataFrame:
     """Fixed effects with SE, Wald CI and p-value, one row per term."""
-    res = fit.result
     z = stats.norm.ppf(0.5 + level / 2)
-    fe = res.fe_params
-    se = res.bse_fe
+    fe = fit.fe_params
+    se = fit.bse_fe
     return pd.DataFrame(
         {
             "term": fe.index,
@@ -84,13 +99,14 @@ def moderator_models(
     outcomes: list[str],
     methods=DEFAULT_METHODS,
     level: float = 0.95,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """``score ~ t * x`` with random intercepts and slopes, for every outcome x moderator.
 
     ``long``: participant_id, week, outcome, score. ``moderators``: indexed by
     participant_id, one column per moderator (already transformed; z-scored here). People
     without the moderator (e.g. no week-6 alliance) are left out of that model."""
-    rows = []
+    specs, keys = [], []
     for outcome in outcomes:
         scores = long.loc[(long["outcome"] == outcome) & long["score"].notna()]
         for name in moderators.columns:
@@ -100,10 +116,13 @@ def moderator_models(
             z = ((x - x.mean()) / x.std(ddof=1)).rename("x")
             data = scores.join(z, on="participant_id", how="inner").copy()
             data["t"] = data["week"] / 10.0
-            fit = fit_mixedlm("score ~ t * x", data, re_formula="~t", methods=methods)
-            table = fixed_effects_table(fit, level)
-            table.insert(0, "predictor", name)
-            table.insert(0, "outcome", outcome)
-            table.insert(0, "model", "score ~ t * x, random intercept + slope (t = week/10)")
-            rows.append(table)
+            specs.append({"formula": "score ~ t * x", "data": data, "methods": methods})
+            keys.append((outcome, name))
+    rows = []
+    for (outcome, name), fit in zip(keys, fit_many(specs, workers), strict=True):
+        table = fixed_effects_table(fit, level)
+        table.insert(0, "predictor", name)
+        table.insert(0, "outcome", outcome)
+        table.insert(0, "model", "score ~ t * x, random intercept + slope (t = week/10)")
+        rows.append(table)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

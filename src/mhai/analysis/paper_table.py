@@ -180,10 +180,10 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, level: float = 0.95) -> str:
     """The table as GitHub Markdown: CI as one column, definitions last."""
     lines = [
-        "| measure | paper | reproduced | 95% CI | definition |",
+        f"| measure | paper | reproduced | {round(100 * level)}% CI | definition |",
         "|---|---:|---:|---|---|",
     ]
     for r in table.itertuples(index=False):

@@ -51,7 +51,10 @@ def replicate(params: dict, n: int, seed: int, settings: dict) -> tuple[list[dic
     truth = cohort.truth
     symptoms = tb.symptom_long(cohort.assessments)
     empty_social = pd.DataFrame(columns=["participant_id", "week", "outcome", "score"])
-    rec_settings = settings | {"bootstrap": settings["recovery"]["bootstrap"]}
+    rec_settings = settings | {
+        "bootstrap": settings["recovery"]["bootstrap"],
+        "mixed_models": settings["mixed_models"] | {"workers": 1},  # replications run in parallel
+    }
     effects, itt = effect_size_table(symptoms, empty_social, rec_settings, seed)
     rows = []
     for r in effects.itertuples(index=False):
@@ -86,8 +89,8 @@ def replicate(params: dict, n: int, seed: int, settings: dict) -> tuple[list[dic
         t_grid = np.array(weeks) / 10.0
         true_slope = np.polyfit(t_grid, [mean[w] for w in weeks], 1)[0]
         data = symptoms.loc[symptoms["outcome"] == measure].assign(t=lambda d: d["week"] / 10)
-        fit = fit_mixedlm("score ~ t", data, re_formula="~t", methods=methods)
-        est, se = float(fit.result.fe_params["t"]), float(fit.result.bse_fe["t"])
+        fit = fit_mixedlm("score ~ t", data, methods=methods)
+        est, se = float(fit.fe_params["t"]), float(fit.bse_fe["t"])
         rows.append(
             _estimate(
                 f"{measure} mean slope per 10 weeks (MixedLM)",
@@ -100,7 +103,7 @@ def replicate(params: dict, n: int, seed: int, settings: dict) -> tuple[list[dic
         )
     cfg = settings["classes"]
     ids = list(cohort.participants["participant_id"])
-    Y = class_matrix(symptoms, cfg["outcomes"], ids, weeks)
+    Y = class_matrix(symptoms, cfg, ids, weeks)
     fits, chosen, _ = fit_classes(Y, weeks, cfg, seed, with_se=(PAPER_K,))
     fit = next(f for f in fits if f.k == PAPER_K)
     for c, label in enumerate(fit.labels):
@@ -120,7 +123,7 @@ def replicate(params: dict, n: int, seed: int, settings: dict) -> tuple[list[dic
     true_class = cohort.participants.set_index("participant_id")["trajectory_class"]
     predicted = np.asarray(fit.labels)[fit.assign()]
     correct = predicted == true_class.reindex(ids).to_numpy()
-    waves = np.isfinite(Y[:, 0]).sum(1)
+    waves = np.isfinite(Y).any(axis=1).sum(1)
     facts = {
         "seed": seed,
         "k_chosen": chosen.k,

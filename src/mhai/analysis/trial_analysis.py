@@ -22,7 +22,7 @@ from mhai.analysis.growth_mixture import (
     fit_growth_mixture,
     select_k,
 )
-from mhai.analysis.mixed_models import fit_mixedlm, fixed_effects_table, moderator_models
+from mhai.analysis.mixed_models import fit_many, moderator_models
 from mhai.analysis.retention import retention_tables
 
 PAPER_K = 3  # the pilot paper's number of trajectory classes (compared in the paper table)
@@ -59,7 +59,7 @@ def _z(level: float) -> float:
 
 # ----------------------------------------------------------------------------- effect sizes
 def effect_size_table(
-    symptoms: pd.DataFrame, social: pd.DataFrame, settings: dict, seed: int
+    symptoms: pd.DataFrame, social: pd.DataFrame, settings: dict, seed: int, workers: int = 1
 ) -> tuple[pd.DataFrame, dict]:
     """Completer d's (three definitions, bootstrap CIs), the all-available-data d, and the
     clinical rates, for PHQ-9, GAD-7 and each social measure. Also returns the ITT fits'
@@ -67,9 +67,10 @@ def effect_size_table(
     follow = settings["followup_week"]
     level = settings["ci_level"]
     methods = settings["mixed_models"]["optimizers"]
-    rows, itt = [], {}
     measures = [(m, symptoms) for m in tb.SYMPTOMS]
     measures += [(m, social) for m in sorted(social["outcome"].unique())]
+    rows: dict[str, list[dict]] = {}
+    specs, baselines, slopes = [], [], []
     for i, (measure, long) in enumerate(measures):
         pair = tb.paired(long, measure, 0, follow)
         common = {
@@ -78,12 +79,13 @@ def effect_size_table(
             "baseline_mean": pair["pre"].mean(),
             "followup_mean": pair["post"].mean(),
         }
+        rows[measure] = []
         if len(pair) >= 3:
             ds = es.completer_d(
                 pair["pre"], pair["post"], measure, n_boot=settings["bootstrap"], seed=seed + i
             )
             for name, value in ds.items():
-                rows.append(
+                rows[measure].append(
                     common
                     | value
                     | {
@@ -93,37 +95,6 @@ def effect_size_table(
                         "definition": es.DEFINITIONS[name].format(w=follow),
                     }
                 )
-        sub = long.loc[long["outcome"] == measure]
-        random_slope = sub["week"].nunique() > 2
-        try:
-            fit = es.itt_d(
-                sub,
-                measure,
-                followup=follow,
-                random_slope=random_slope,
-                methods=methods,
-                level=level,
-            )
-        except (ValueError, np.linalg.LinAlgError, KeyError) as exc:
-            fit = {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "error": str(exc)}
-        itt[measure] = fit
-        rows.append(
-            {
-                "measure": measure,
-                "statistic": "d_itt",
-                "sample": "all_available",
-                "n": fit.get("n", 0),
-                "estimate": fit["estimate"],
-                "ci_low": fit["ci_low"],
-                "ci_high": fit["ci_high"],
-                "baseline_mean": sub.loc[sub["week"] == 0, "score"].mean(),
-                "followup_mean": np.nan,
-                "ci_method": "Wald, delta method",
-                "definition": es.DEFINITIONS["d_itt"].format(
-                    w=follow, re=" and slope" if random_slope else ""
-                ),
-            }
-        )
         if measure in settings["thresholds"] and len(pair):
             th = settings["thresholds"][measure]
             rates = es.clinical_rates(
@@ -135,7 +106,7 @@ def effect_size_table(
                 level=level,
             )
             for name, value in rates.items():
-                rows.append(
+                rows[measure].append(
                     common
                     | value
                     | {
@@ -150,15 +121,46 @@ def effect_size_table(
                         ),
                     }
                 )
+        sub = long.loc[long["outcome"] == measure]
+        slopes.append(sub["week"].nunique() > 2)
+        spec, baseline = es.itt_spec(sub, random_slope=slopes[-1], methods=methods)
+        specs.append(spec)
+        baselines.append(baseline)
+    itt = {}
+    fits = fit_many(specs, workers)
+    for (measure, _), fit, baseline, slope in zip(measures, fits, baselines, slopes, strict=True):
+        itt[measure] = es.itt_from_fit(fit, baseline, measure, followup=follow, level=level)
+        row = {
+            "measure": measure,
+            "statistic": "d_itt",
+            "sample": "all_available",
+            "n": itt[measure]["n"],
+            "baseline_mean": baseline.mean(),
+            "followup_mean": np.nan,
+            "ci_method": "Wald, delta method",
+            "definition": es.DEFINITIONS["d_itt"].format(
+                w=follow, re=" and slope" if slope else ""
+            ),
+        }
+        rows[measure].insert(
+            3, row | {k: itt[measure][k] for k in ("estimate", "ci_low", "ci_high")}
+        )
     cols = ["measure", "statistic", "sample", "n", "estimate", "ci_low", "ci_high"]
     cols += ["ci_method", "definition", "baseline_mean", "followup_mean"]
-    return pd.DataFrame(rows)[cols], itt
+    return pd.DataFrame([r for m in rows.values() for r in m])[cols], itt
 
 
 # ----------------------------------------------------------------------------- classes
-def class_matrix(symptoms: pd.DataFrame, outcomes, ids, weeks) -> np.ndarray:
-    """(n, J, T) array of the class-model outcomes, NaN for missing waves."""
-    return np.stack([tb.wide(symptoms, o, ids, weeks).to_numpy() for o in outcomes], axis=1)
+def class_outcomes(cfg: dict) -> list[str]:
+    """Names of the class model's outcomes (one composite name when scales are summed)."""
+    return ["+".join(cfg["outcomes"])] if cfg["composite"] else list(cfg["outcomes"])
+
+
+def class_matrix(symptoms: pd.DataFrame, cfg: dict, ids, weeks) -> np.ndarray:
+    """(n, J, T) array of the class-model outcomes, NaN for missing waves; with
+    ``composite`` the scales are summed (NaN unless all were observed) into one outcome."""
+    Y = np.stack([tb.wide(symptoms, o, ids, weeks).to_numpy() for o in cfg["outcomes"]], axis=1)
+    return Y.sum(axis=1, keepdims=True) if cfg["composite"] else Y
 
 
 def fit_classes(Y: np.ndarray, weeks, cfg: dict, seed: int, with_se=(PAPER_K,)):
@@ -169,9 +171,13 @@ def fit_classes(Y: np.ndarray, weeks, cfg: dict, seed: int, with_se=(PAPER_K,)):
             Y,
             weeks,
             k,
-            outcomes=list(cfg["outcomes"]),
+            outcomes=class_outcomes(cfg),
             shape=cfg["shape"],
             knot=cfg["knot_week"],
+            baseline=cfg["baseline"],
+            variances=cfg["variances"],
+            random_scale=cfg["random_scale"],
+            dropout=cfg["dropout_indicator"],
             n_starts=cfg["starts"],
             max_iter=cfg["max_iter"],
             seed=seed + k,
@@ -194,12 +200,14 @@ def class_tables(
     symptoms: pd.DataFrame,
     level: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Shares per K and class; trajectories (model-implied with CI band, and observed
-    posterior-weighted mean and SD for every symptom scale); posterior assignment."""
+    """Shares per K and class; trajectories of the chosen and the paper-K model (model-implied
+    with a CI band, and observed posterior-weighted mean and SD of every symptom scale and of
+    the model outcome); posterior assignment under the chosen model."""
     z = _z(level)
     share_rows, traj_rows = [], []
     for f in fits:
         modal = f.assign()
+        last = f.dropout_probs[:, -1] if f.dropout_model else np.full(f.k, np.nan)
         for c, label in enumerate(f.labels):
             se = f.share_se[c] if f.share_se is not None else np.nan
             mine = modal == c
@@ -215,13 +223,17 @@ def class_tables(
                     "avg_posterior_modal": float(f.posterior[mine, c].mean())
                     if mine.any()
                     else np.nan,
+                    "p_seen_at_last_wave": last[c],
                 }
             )
         if not (f is chosen or f.k == PAPER_K):
             continue
-        means = f.means()
-        for o in tb.SYMPTOMS:
-            obs = tb.wide(symptoms, o, ids, weeks).to_numpy()
+        model_mean, model_se = f.trajectory()
+        scale = "change from week 0" if f.baseline == "change" else "score"
+        observed = {o: tb.wide(symptoms, o, ids, weeks).to_numpy() for o in tb.SYMPTOMS}
+        if f.outcomes[0] not in observed:
+            observed[f.outcomes[0]] = sum(observed[o] for o in f.outcomes[0].split("+"))
+        for o, obs in observed.items():
             seen = np.isfinite(obs)
             j = f.outcomes.index(o) if o in f.outcomes else None
             for c, label in enumerate(f.labels):
@@ -240,16 +252,21 @@ def class_tables(
                         "observed_mean": mean_obs[t],
                         "observed_sd": sd_obs[t],
                         "weighted_n": wsum[t],
-                        "model_mean": np.nan,
-                        "ci_low": np.nan,
-                        "ci_high": np.nan,
+                        "model_scale": scale if j is not None else "",
+                        "model_value": np.nan,
+                        "model_ci_low": np.nan,
+                        "model_ci_high": np.nan,
                     }
                     if j is not None:
-                        m = means[c, j, t]
-                        se = f.mean_se[c, j, t] if f.mean_se is not None else np.nan
-                        row |= {"model_mean": m, "ci_low": m - z * se, "ci_high": m + z * se}
+                        m, se = model_mean[c, j, t], model_se[c, j, t]
+                        row |= {
+                            "model_value": m,
+                            "model_ci_low": m - z * se,
+                            "model_ci_high": m + z * se,
+                        }
                     traj_rows.append(row)
     post = pd.DataFrame(chosen.posterior, columns=[f"p_{c}" for c in chosen.labels])
+    post.insert(0, "in_model", chosen.fitted)
     post.insert(0, "class", np.asarray(chosen.labels)[chosen.assign()])
     post.insert(0, "participant_id", list(ids))
     return pd.DataFrame(share_rows), pd.DataFrame(traj_rows), post
@@ -262,22 +279,22 @@ def mixed_model_table(
     itt: dict,
     settings: dict,
 ) -> pd.DataFrame:
-    """Mean change (``score ~ t``), moderation by engagement and alliance (``score ~ t * x``),
-    and the all-available-data change to follow-up of every measure."""
+    """Moderation of change by engagement and alliance (``score ~ t * x``; its ``t`` term is
+    the mean 10-week slope at the moderator's mean) and the all-available-data change to
+    follow-up of every measure (from the effect-size fits)."""
     level = settings["ci_level"]
     methods = settings["mixed_models"]["optimizers"]
     z = _z(level)
     parts = []
-    for o in tb.SYMPTOMS:
-        data = symptoms.loc[symptoms["outcome"] == o].assign(t=lambda d: d["week"] / 10.0)
-        fit = fit_mixedlm("score ~ t", data, re_formula="~t", methods=methods)
-        table = fixed_effects_table(fit, level)
-        table.insert(0, "predictor", "")
-        table.insert(0, "outcome", o)
-        table.insert(0, "model", "score ~ t, random intercept + slope (t = week/10)")
-        parts.append(table)
     parts.append(
-        moderator_models(symptoms, moderators, outcomes=list(tb.SYMPTOMS), methods=methods)
+        moderator_models(
+            symptoms,
+            moderators,
+            outcomes=list(tb.SYMPTOMS),
+            methods=methods,
+            level=level,
+            workers=settings["mixed_models"]["workers"],
+        )
     )
     follow = settings["followup_week"]
     for measure, fit in itt.items():
@@ -349,10 +366,11 @@ def analyse_trial(tables: dict[str, pd.DataFrame], settings: dict, seed: int) ->
         raise ValueError(f"assessments need weeks 0 and {follow}; found {weeks}")
     ids = [p for p in participants["participant_id"] if p in set(symptoms["participant_id"])]
 
-    effects, itt = effect_size_table(symptoms, social, settings, seed)
+    workers = settings["mixed_models"]["workers"]
+    effects, itt = effect_size_table(symptoms, social, settings, seed, workers)
 
     cfg = settings["classes"]
-    Y = class_matrix(symptoms, cfg["outcomes"], ids, weeks)
+    Y = class_matrix(symptoms, cfg, ids, weeks)
     fits, chosen, fit_table = fit_classes(Y, weeks, cfg, seed)
     classes, trajectories, assignment = class_tables(fits, chosen, ids, weeks, symptoms, level)
 
@@ -362,8 +380,14 @@ def analyse_trial(tables: dict[str, pd.DataFrame], settings: dict, seed: int) ->
     moderators = np.log1p(eng[list(settings["mixed_models"]["engagement"])]).join(alliance)
     mixed = mixed_model_table(symptoms, moderators, itt, settings)
 
+    # Class-based analyses need a non-responder class: the chosen model if it has one, else
+    # the paper's K.
+    grouping = (
+        chosen if "non_responder" in chosen.labels else next(f for f in fits if f.k == PAPER_K)
+    )
+    modal = pd.Series(np.asarray(grouping.labels)[grouping.assign()], index=ids)
     ep = settings["early_prediction"]
-    label = assignment.set_index("participant_id")["class"].eq("non_responder")
+    label = modal.eq("non_responder")
     early = cross_validated_auc(
         early_features(symptoms, eng, ids, early_week),
         label,
@@ -372,10 +396,10 @@ def analyse_trial(tables: dict[str, pd.DataFrame], settings: dict, seed: int) ->
         seed=seed,
         level=level,
     )
-    early["available"] = "non_responder" in chosen.labels
+    early["k_used"] = grouping.k
 
     groups = {
-        "class": assignment.set_index("participant_id")["class"],
+        f"class (K={grouping.k})": modal,
         "early_engagement_tertile": tertiles(eng["early_minutes"]),
     }
     curves, tests = retention_tables(
@@ -408,5 +432,13 @@ def analyse_trial(tables: dict[str, pd.DataFrame], settings: dict, seed: int) ->
         retention=curves,
         retention_tests=tests,
         headline=headline,
-        data={"symptoms": symptoms, "Y": Y, "ids": ids, "engagement": eng, "itt": itt},
+        data={
+            "symptoms": symptoms,
+            "Y": Y,
+            "ids": ids,
+            "engagement": eng,
+            "itt": itt,
+            "grouping_k": grouping.k,
+            "grouping_modal": modal,
+        },
     )

@@ -63,9 +63,10 @@ class CleanConfig:
 def deleted_reason(*texts: str) -> str | None:
     """``deleted``/``removed`` if any text is a Reddit deletion marker."""
     for text in texts:
-        reason = DELETED_MARKERS.get(text.strip().lower())
-        if reason:
-            return reason
+        if text.startswith("[") or text[:1].isspace():  # cheap pre-check: markers start with [
+            reason = DELETED_MARKERS.get(text.strip().lower())
+            if reason:
+                return reason
     return None
 
 

@@ -3,9 +3,10 @@
 Two backends (``data.deid.backend``):
 
 - ``regex`` (default): compiled patterns for Reddit usernames and @handles, e-mail addresses,
-  URLs and bare web domains, phone numbers, street addresses, and names introduced by a cue
-  ("my name is Sarah", "my sister Emily", "call me Jo"). It is the hot path of the streaming
-  prep (see config/README.md for measured speed).
+  URLs and bare web domains, phone numbers, street addresses, names introduced by a cue
+  ("my name is Sarah", "my sister Emily", "call me Jo", a sign-off line) and common first
+  names from a list. It is the hot path of the streaming prep (see config/README.md for
+  measured speed).
 - ``scrubadub``: the maintained scrubadub library's detectors (email, URL, phone, twitter,
   credentials, ...) first, then the regex patterns for what scrubadub has no detector for
   (Reddit usernames, addresses, names). 10-40x slower (measured in

@@ -44,6 +44,7 @@ from mhai.schemas import validate_document
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("sft_gm", "dpo_gm", "sft_im", "dpo_im")
+SAFETY_COLUMNS = ("id", "thread_id", "subreddit", "text", "label", "category", "source", "split")
 SYNTHETIC_FILES = {
     "submissions": "results/data/raw/submissions.ndjson.zst",
     "comments": "results/data/raw/comments.ndjson.zst",
@@ -306,6 +307,8 @@ class Preparer:
             name: JsonlWriter(self.out / f"{name}.jsonl", f"data/{name}") for name in OUTPUTS
         }
         self.safety = ParquetWriter(self.out / "safety_messages.parquet", "data/safety_messages")
+        if self.safety.columns != list(SAFETY_COLUMNS):
+            raise RuntimeError(f"safety_messages schema columns changed: {self.safety.columns}")
         self.output_counts = {name: Counter() for name in (*OUTPUTS, "safety_messages")}
         self.safety_counts: Counter[str] = Counter()
         self.hist = {
@@ -334,17 +337,9 @@ class Preparer:
         subreddit: str,
         category: str,
     ) -> None:
-        self.safety.write(
-            {
-                "id": row_id,
-                "thread_id": thread,
-                "subreddit": subreddit,
-                "text": text,
-                "label": LABELS[category],
-                "category": category,
-                "source": source,
-                "split": split,
-            }
+        # column order of workflow/schemas/data/safety_messages.schema.yaml
+        self.safety.write_values(
+            (row_id, thread, subreddit, text, LABELS[category], category, source, split)
         )
         self.output_counts["safety_messages"][split] += 1
         self.safety_counts[category] += 1

@@ -109,6 +109,12 @@ class ParquetWriter:
         if len(self.buffer) >= self.batch_rows:
             self._flush()
 
+    def write_values(self, values: tuple) -> None:
+        """Buffer one row given as a tuple in schema column order (skips the dict)."""
+        self.buffer.append(values)
+        if len(self.buffer) >= self.batch_rows:
+            self._flush()
+
     def _rows_of(self, start: int) -> list[dict]:
         return [dict(zip(self.columns, values, strict=True)) for values in self.buffer[start:]]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -69,19 +70,33 @@ def prompts_for(system: str, posts: Sequence[dict]) -> list[str]:
     return [p["post"] for p in posts]
 
 
+def is_adapter(model_dir: Path) -> bool:
+    """Whether a folder holds a LoRA adapter rather than a full model."""
+    return (model_dir / "adapter_config.json").exists() and not (model_dir / "config.json").exists()
+
+
 def _load(model_dir: Path, base_dir: Path | None):
-    """A causal LM from a merged folder, or a LoRA adapter folder merged onto ``base_dir``."""
+    """A causal LM from a merged folder, or a LoRA adapter folder merged onto ``base_dir``;
+    on the GPU when there is one."""
+    import torch
+
     from mhai.models import load_causal_lm, load_tokenizer
 
-    if (model_dir / "adapter_config.json").exists() and not (model_dir / "config.json").exists():
+    tokenizer_dir = model_dir
+    if is_adapter(model_dir):
         if base_dir is None:
             raise ValueError(f"{model_dir}: a LoRA adapter needs the base model folder")
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(load_causal_lm(base_dir), str(model_dir))
-        tokenizer_dir = model_dir if (model_dir / "tokenizer_config.json").exists() else base_dir
-        return model.merge_and_unload(), load_tokenizer(tokenizer_dir)
-    return load_causal_lm(model_dir), load_tokenizer(model_dir)
+        model = model.merge_and_unload()
+        if not (model_dir / "tokenizer_config.json").exists():
+            tokenizer_dir = base_dir
+    else:
+        model = load_causal_lm(model_dir)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, load_tokenizer(tokenizer_dir)
 
 
 def generate_responses(
@@ -100,7 +115,8 @@ def generate_responses(
     ``system``, ``post``, ``prompt``, ``response``, ``source`` (model folder or ``human``).
 
     ``models`` maps each of :data:`MODEL_SYSTEMS` to a model folder (merged, or a LoRA adapter
-    on ``base_dir``); a missing system is an error naming it.
+    on ``base_dir``, merged in memory, or into a temporary folder for vLLM); a missing system
+    is an error naming it.
     """
     from mhai.train.generate import generate
 
@@ -108,28 +124,35 @@ def generate_responses(
     if missing:
         raise ValueError(f"no model folder given for system(s) {missing}")
     rows = []
+    base = Path(base_dir) if base_dir else None
     for offset, system in enumerate(MODEL_SYSTEMS):
         model_dir = Path(models[system])
         log.info("generating %d responses with %s (%s)", len(posts), system, model_dir)
-        if backend == "hf":
-            model, tokenizer = _load(model_dir, Path(base_dir) if base_dir else None)
-        else:
-            from mhai.models import load_tokenizer
+        with tempfile.TemporaryDirectory(prefix="mhai-merged-") as scratch:
+            if backend == "hf":
+                model, tokenizer = _load(model_dir, base)
+            elif is_adapter(model_dir):  # vLLM needs a full model folder: merge the adapter
+                merged, tokenizer = _load(model_dir, base)
+                merged.save_pretrained(scratch)
+                tokenizer.save_pretrained(scratch)
+                model, merged = Path(scratch), None
+            else:
+                from mhai.models import load_tokenizer
 
-            model, tokenizer = model_dir, load_tokenizer(model_dir)
-        prompts = prompts_for(system, posts)
-        replies = generate(
-            model,
-            tokenizer,
-            [[{"role": "user", "content": p}] for p in prompts],
-            max_new_tokens=max_new_tokens,
-            seed=seed + offset,
-            batch_size=batch_size,
-            do_sample=do_sample,
-            temperature=temperature,
-            backend=backend,
-        )
-        del model
+                model, tokenizer = model_dir, load_tokenizer(model_dir)
+            prompts = prompts_for(system, posts)
+            replies = generate(
+                model,
+                tokenizer,
+                [[{"role": "user", "content": p}] for p in prompts],
+                max_new_tokens=max_new_tokens,
+                seed=seed + offset,
+                batch_size=batch_size,
+                do_sample=do_sample,
+                temperature=temperature,
+                backend=backend,
+            )
+            del model
         for post, prompt, reply in zip(posts, prompts, replies, strict=True):
             rows.append(_row(post, system, prompt, reply, str(model_dir)))
     for system in HUMAN_SYSTEMS:

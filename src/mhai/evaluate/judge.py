@@ -61,14 +61,24 @@ def load_judge(model: str | Path):
     return loaded.eval(), tokenizer
 
 
-def option_token_ids(tokenizer, options: Sequence[str] = OPTIONS) -> list[int]:
-    """Token id of each option; every option must be a single token."""
+def option_token_ids(tokenizer, prefix: str = "", options: Sequence[str] = OPTIONS) -> list[int]:
+    """Token id of each option as it is written right after ``prefix`` (the judge prompt).
+
+    Tokenisers differ: some give "1" its own token, sentencepiece ones may write it as a
+    space-prefixed piece. The id taken is the first new token, after ``prefix``, whose text
+    contains the option; options must map to distinct ids.
+    """
+    base = tokenizer.encode(prefix, add_special_tokens=False)
     ids = []
     for option in options:
-        encoded = tokenizer.encode(option, add_special_tokens=False)
-        if len(encoded) != 1:
-            raise ValueError(f"judge tokenizer splits option {option!r} into {len(encoded)} tokens")
-        ids.append(encoded[0])
+        full = tokenizer.encode(prefix + option, add_special_tokens=False)
+        start = len(base) if full[: len(base)] == base else max(len(base) - 1, 0)
+        found = [t for t in full[start:] if option in tokenizer.decode([t])]
+        if not found:
+            raise ValueError(f"judge tokenizer: no token for option {option!r}")
+        ids.append(found[0])
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"judge tokenizer: options {list(options)} share token ids {ids}")
     return ids
 
 
@@ -79,7 +89,9 @@ class LLMJudge:
         self.model = model
         self.tokenizer = tokenizer
         self.max_chars = max_chars
-        self.option_ids = option_token_ids(tokenizer)
+        self.option_ids = option_token_ids(
+            tokenizer, self.prompts(["post"], ["reply"], "safety")[0]
+        )
 
     def prompts(self, posts: Sequence[str], replies: Sequence[str], dimension: str) -> list[str]:
         """Chat-templated judge prompts ending where the answer digit starts."""

@@ -5,7 +5,8 @@ outcome for X: 1 if X scored higher, 0.5 for a tie (equal within 1e-9), 0 if low
 rate of X over Y is the mean outcome; its confidence interval is the percentile interval of
 the mean over ``n_resamples`` bootstrap resamples of posts (seeded). Posts where either score
 is missing (NaN) are left out and counted in ``n_missing``. Human ratings use the same
-bootstrap over items, after averaging each item's outcomes over raters.
+bootstrap over items, after averaging each item's outcomes over raters; there ``wins`` and
+``losses`` count items where every rating went one way and ``ties`` the split or tied ones.
 """
 
 from __future__ import annotations

@@ -118,8 +118,12 @@ def run_comparison(
     cfg: Mapping[str, Any],
     config: Mapping[str, Any],
     seed: int,
+    human_win_rates_path: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Pairwise win rates, per-system summary, one figure per dimension, W&B logging."""
+    """Pairwise win rates, per-system summary, one figure per dimension, W&B logging.
+
+    With ``human_win_rates_path`` (imported ratings) the figures show those win rates too.
+    """
     from mhai.evaluate.figures import dimension_figure, linguistics_figure
     from mhai.tracking import stage_run
 
@@ -140,9 +144,12 @@ def run_comparison(
     )
     Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
     summary.to_csv(summary_path, index=False)
+    shown = rates
+    if human_win_rates_path:
+        shown = pd.concat([rates, read_csv(human_win_rates_path, "win_rates")], ignore_index=True)
     with stage_run("evaluate", dict(config), name="compare") as run:
         for dimension in DIMENSIONS:
-            run.save_figure(dimension_figure(scores, rates, dimension), dimension)
+            run.save_figure(dimension_figure(scores, shown, dimension), dimension)
         run.save_figure(linguistics_figure(measures), "linguistics")
         means = summary.pivot_table(index="system", columns="measure", values="mean")
         run.log_metrics({s: means.loc[s].dropna().to_dict() for s in means.index})

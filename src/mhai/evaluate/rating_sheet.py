@@ -100,7 +100,10 @@ def export_rating_sheet(
 
 
 def _text(value) -> str:
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    """A cell as text with whitespace runs collapsed (spreadsheets rewrite line ends)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return " ".join(str(value).split())
 
 
 def read_filled_sheets(
@@ -129,7 +132,7 @@ def read_filled_sheets(
             if item_id not in key_by_item.index:
                 raise RatingSheetError(f"{path}: row {line}: field 'item_id': unknown {item_id!r}")
             for side in ("response_a", "response_b"):
-                if row[side].strip() != _text(key_by_item.at[item_id, side]).strip():
+                if _text(row[side]) != _text(key_by_item.at[item_id, side]):
                     raise RatingSheetError(
                         f"{path}: row {line}: field {side!r}: text differs from the key "
                         "(sheet and key from different exports?)"

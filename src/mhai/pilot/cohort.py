@@ -553,6 +553,9 @@ def simulate_cohort(params: dict, n: int, seed: int) -> Cohort:
     """Simulate ``n`` enrolled participants from the ``pilot.cohort`` config section."""
     if n < 1:
         raise ValueError(f"cohort size must be at least 1, got {n}")
+    total = sum(params["classes"]["shares"].values())
+    if abs(total - 1) > 1e-6:
+        raise ValueError(f"pilot.cohort.classes.shares must sum to 1, got {total:.4f}")
     solved = solve_calibration(params)
     draw = _draw(params, n, seed)
     theta = _theta(params, draw, solved["change_scale"])

@@ -35,11 +35,20 @@ def count_lines(path: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
-def summarize(turns: pd.DataFrame, sessions: pd.DataFrame, review_queue: Path) -> dict:
-    """The ``safety_ops.json`` document (see DESIGN.md key outputs)."""
+def summarize(
+    turns: pd.DataFrame, sessions: pd.DataFrame, latency: pd.DataFrame, review_queue: Path
+) -> dict:
+    """The ``safety_ops.json`` document (see DESIGN.md key outputs).
+
+    ``latency_ms`` comes from ``latency`` (turns run on the unbatched per-turn path);
+    ``latency_ms_pipeline`` from the simulation itself (pass 1 there includes each turn's
+    amortized share of the batched embedding time).
+    """
     flagged_turns = turns[turns["flagged"]]
-    p1_50, p1_95 = _quantiles(turns["pass1_ms"])
-    p2_50, p2_95 = _quantiles(flagged_turns["pass2_ms"])
+    p1_50, p1_95 = _quantiles(latency["pass1_ms"])
+    p2_50, p2_95 = _quantiles(latency.loc[latency["flagged"], "pass2_ms"])
+    pipe1 = _quantiles(turns["pass1_ms"])
+    pipe2 = _quantiles(flagged_turns["pass2_ms"])
     escalated = turns[turns["escalated"]].drop_duplicates("session_id")
     by_session = turns.groupby("session_id").agg(
         planted=("planted_crisis", "first"),
@@ -79,6 +88,13 @@ def summarize(turns: pd.DataFrame, sessions: pd.DataFrame, review_queue: Path) -
             "pass1_p95": p1_95,
             "pass2_p50": p2_50,
             "pass2_p95": p2_95,
+        },
+        "latency_sample": {"turns": len(latency), "flagged": int(latency["flagged"].sum())},
+        "latency_ms_pipeline": {
+            "pass1_p50": pipe1[0],
+            "pass1_p95": pipe1[1],
+            "pass2_p50": pipe2[0],
+            "pass2_p95": pipe2[1],
         },
         "planted_crisis": {
             "sessions": len(planted),

@@ -7,13 +7,19 @@ language. Every user turn goes through ``Guardrail.check_turn`` (pass 1 on each 
 when pass 1 flags). Most sessions pass a fixed, persona-neutral *canned* draft reply in the
 participant's language (or ``None`` with ``draft_reply: none``) as the reply that pass 2 reads;
 ``llm.sessions`` randomly chosen sessions instead get GM-generated drafts and an LLM-simulated
-user (a causal LM prompted as the persona), turn by turn. Nothing here sets a flag rate: flags,
+user (a causal LM prompted as the persona), turn by turn. Persona turns are embedded ahead in
+batches with the guardrail's own encoder (:class:`PrecomputedEncoder`), so pass 1 runs at batch
+speed while every turn still goes through ``check_turn`` in order; a random sample of turns also
+runs on the plain per-turn path to measure latency. Nothing here sets a flag rate: flags,
 verifier decisions, escalations, the review queue and latencies are what the guardrail returns.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,7 +133,9 @@ def build_sessions(cohort: Cohort, cfg: dict, seed: int) -> list[SessionSpec]:
     return specs
 
 
-def _turn_record(spec: SessionSpec, turn: int, text: str, draft: str | None, decision) -> dict:
+def _turn_record(
+    spec: SessionSpec, turn: int, text: str, draft: str | None, decision, embed_ms: float = 0.0
+) -> dict:
     escalation = decision.escalation or {}
     return {
         "session_id": spec.session_id,
@@ -149,23 +157,103 @@ def _turn_record(spec: SessionSpec, turn: int, text: str, draft: str | None, dec
         "escalation_region": escalation.get("region"),
         "escalation_language": escalation.get("language"),
         "escalation_service": escalation.get("service"),
-        "pass1_ms": float(decision.latency_ms.get("pass1") or 0.0),
-        "pass2_ms": decision.latency_ms.get("pass2"),
+        "pass1_ms": float(decision.latency_ms.get("pass1") or 0.0) + embed_ms,
+        "pass2_ms": float(decision.latency_ms["pass2"]) if decision.flagged else None,
     }
 
 
-def run_persona_sessions(guard, specs: list[SessionSpec], draft_reply: str) -> list[dict]:
-    """Every turn of the non-LLM sessions through ``guard.check_turn``; one record per turn."""
+def run_persona_sessions(
+    guard, specs: list[SessionSpec], draft_reply: str, embed_ms: float = 0.0
+) -> list[dict]:
+    """Every turn of the non-LLM sessions through ``guard.check_turn``; one record per turn.
+
+    ``embed_ms`` (the amortized batch-embedding time per text) is added to each turn's pass-1
+    latency when the embeddings were computed ahead in batches.
+    """
     records = []
     for spec in tqdm(specs, desc="sessions through the guardrail", mininterval=5):
         state = guard.new_session(
             spec.session_id, spec.participant_id, spec.persona.region, spec.persona.language
         )
-        draft = CANNED_DRAFT[spec.persona.language] if draft_reply == "canned" else None
+        draft = canned_draft(spec, draft_reply)
         for t, text in enumerate(spec.turns):
             decision = guard.check_turn(state, text, draft)
-            records.append(_turn_record(spec, t, text, draft, decision))
+            records.append(_turn_record(spec, t, text, draft, decision, embed_ms))
     return records
+
+
+def canned_draft(spec: SessionSpec, draft_reply: str) -> str | None:
+    """The persona-neutral draft reply in the participant's language, or None."""
+    return CANNED_DRAFT[spec.persona.language] if draft_reply == "canned" else None
+
+
+class PrecomputedEncoder:
+    """The guardrail's sentence encoder with embeddings computed ahead, in batches.
+
+    ``encode_one(text)`` (what pass 1 and the fine-tuned verifier call per turn) returns the
+    chunk embeddings that the wrapped encoder's batched ``encode`` produced for ``text`` (same
+    chunking); a text not seen before (an LLM turn) falls through to the wrapped encoder.
+    """
+
+    def __init__(self, encoder, texts: list[str], batch_size: int):
+        self.encoder = encoder
+        unique = list(dict.fromkeys(texts))
+        start = time.perf_counter()
+        embeddings, owner = encoder.encode(unique, batch_size=batch_size, progress=True)
+        self.seconds = time.perf_counter() - start
+        self.ms_per_text = 1000 * self.seconds / max(1, len(unique))
+        bounds = np.flatnonzero(np.diff(owner)) + 1
+        self.cache = dict(zip(unique, np.split(embeddings, bounds), strict=True))
+
+    def encode_one(self, text: str) -> np.ndarray:
+        hit = self.cache.get(text)
+        return hit if hit is not None else self.encoder.encode_one(text)
+
+    def __getattr__(self, name):
+        return getattr(self.encoder, name)
+
+
+@contextmanager
+def batched_embeddings(guard, texts: list[str], batch_size: int) -> Iterator[PrecomputedEncoder]:
+    """Serve the guardrail's per-turn embeddings (pass 1 and verifier) from one batched run."""
+    encoder = guard.classifier.encoder
+    users = [
+        m for m in (guard.classifier, guard.verifier) if getattr(m, "encoder", None) is encoder
+    ]
+    cached = PrecomputedEncoder(encoder, texts, batch_size)
+    for model in users:
+        model.encoder = cached
+    try:
+        yield cached
+    finally:
+        for model in users:
+            model.encoder = encoder
+
+
+def measure_latency(guard, specs: list[SessionSpec], n: int, draft_reply: str, seed: int):
+    """Per-turn latencies of the unbatched path on ``n`` random turns (nothing is queued)."""
+    turns = [(s, t) for s in specs for t in s.turns]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(turns), size=min(n, len(turns)), replace=False)
+    queue, guard.review_queue = guard.review_queue, None
+    records = []
+    try:
+        for i in pick:
+            spec, text = turns[int(i)]
+            state = guard.new_session(
+                "latency", spec.participant_id, spec.persona.region, spec.persona.language
+            )
+            decision = guard.check_turn(state, text, canned_draft(spec, draft_reply))
+            records.append(
+                {
+                    "flagged": bool(decision.flagged),
+                    "pass1_ms": float(decision.latency_ms["pass1"]),
+                    "pass2_ms": float(decision.latency_ms["pass2"]) if decision.flagged else None,
+                }
+            )
+    finally:
+        guard.review_queue = queue
+    return pd.DataFrame.from_records(records, columns=["flagged", "pass1_ms", "pass2_ms"])
 
 
 def user_model_prompt(spec: SessionSpec) -> str:
@@ -314,23 +402,33 @@ def sessions_table(specs: list[SessionSpec], turns: pd.DataFrame) -> pd.DataFram
 
 def simulate_sessions(
     cohort: Cohort, guard, cfg: dict, seed: int, gm=None, user_lm=None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every planned session through ``guard``: (sessions table, per-turn records).
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run every planned session through ``guard``.
 
-    ``gm`` and ``user_lm`` are ``(model, tokenizer)`` pairs for the LLM sessions; without them
-    (or with ``llm.sessions: 0``) every session uses the persona's turns.
+    Returns (sessions table, per-turn records, per-turn latency sample). ``gm`` and
+    ``user_lm`` are ``(model, tokenizer)`` pairs for the LLM sessions; without them (or with
+    ``llm.sessions: 0``) every session uses the persona's turns. Persona turns are embedded
+    in batches first (``pass1_batch_size``; 0 = turn by turn), then checked turn by turn.
     """
     specs = build_sessions(cohort, cfg, seed)
     if gm is None or user_lm is None:
         for spec in specs:
             spec.llm = False
+    persona = [s for s in specs if not s.llm]
     llm_specs = [s for s in specs if s.llm]
     log.info("%d sessions (%d with LLM generation)", len(specs), len(llm_specs))
-    records = run_persona_sessions(guard, [s for s in specs if not s.llm], cfg["draft_reply"])
+    latency = measure_latency(guard, persona, cfg["latency_sample"], cfg["draft_reply"], seed)
+    if cfg["pass1_batch_size"] > 0:
+        texts = [t for s in persona for t in s.turns]
+        texts += [d for d in (canned_draft(s, cfg["draft_reply"]) for s in persona) if d]
+        with batched_embeddings(guard, texts, cfg["pass1_batch_size"]) as cached:
+            log.info("embedded %d texts in %.1f s", len(cached.cache), cached.seconds)
+            records = run_persona_sessions(guard, persona, cfg["draft_reply"], cached.ms_per_text)
+    else:
+        records = run_persona_sessions(guard, persona, cfg["draft_reply"])
     records += run_llm_sessions(guard, llm_specs, gm, user_lm, cfg, seed)
-    turns = pd.DataFrame.from_records(records)
     order = {s.session_id: i for i, s in enumerate(specs)}
-    turns = turns.sort_values(
-        ["session_id", "turn"], key=lambda c: c.map(order) if c.name == "session_id" else c
-    )
-    return sessions_table(specs, turns), turns.reset_index(drop=True)
+    turns = pd.DataFrame.from_records(records)
+    turns = turns.assign(_order=turns["session_id"].map(order)).sort_values(["_order", "turn"])
+    turns = turns.drop(columns="_order").reset_index(drop=True)
+    return sessions_table(specs, turns), turns, latency

@@ -1,8 +1,11 @@
 """Pass 1: a recall-first risk classifier on sentence embeddings, aware of the session.
 
 A logistic regression on MiniLM embeddings scores each message (the maximum over sentence
-chunks for long posts), Platt-scaled on a held-out calibration split so scores are
-probabilities. The guardrail combines three layered signals:
+chunks for long posts). By default it is multinomial over the corpus *categories* (each risk
+and no-risk category is a coherent region of embedding space, which one binary hyperplane
+separates poorly); the risk score is the total probability of the risk categories,
+Platt-scaled on a held-out calibration split so scores are probabilities. The guardrail
+combines three layered signals:
 
 - ``message``: the calibrated score of the current message;
 - ``history``: a decayed maximum of the previous ``window`` message scores (a crisis two turns
@@ -172,23 +175,37 @@ class Pass1Classifier:
         self,
         encoder: SentenceEncoder,
         coef: np.ndarray,
-        intercept: float,
+        intercept: np.ndarray,
+        risk_classes: np.ndarray,
         platt: tuple[float, float],
         threshold: float,
         session: SessionParams,
+        classes: list[str] | None = None,
         meta: dict[str, Any] | None = None,
     ):
         self.encoder = encoder
-        self.coef = np.asarray(coef, dtype=np.float32)
-        self.intercept = float(intercept)
+        self.coef = np.atleast_2d(np.asarray(coef, dtype=np.float32))
+        self.intercept = np.atleast_1d(np.asarray(intercept, dtype=np.float32))
+        self.risk_classes = np.asarray(risk_classes, dtype=bool)
+        if not (len(self.coef) == len(self.intercept) == len(self.risk_classes) >= 2):
+            raise ValueError("pass-1 classifier needs one weight row per class (at least two)")
+        self.classes = list(classes or range(len(self.coef)))
         self.platt = (float(platt[0]), float(platt[1]))
         self.threshold = float(threshold)
         self.session = session
         self.meta = dict(meta or {})
 
+    def raw_logit(self, embeddings: np.ndarray) -> np.ndarray:
+        """Log-odds of the risk classes' total probability under the category softmax."""
+        z = embeddings @ self.coef.T + self.intercept
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        risk = np.clip(p[:, self.risk_classes].sum(axis=1), 1e-7, 1 - 1e-7)
+        return np.log(risk / (1 - risk))
+
     def _prob(self, embeddings: np.ndarray) -> np.ndarray:
-        logits = embeddings @ self.coef + self.intercept
-        return _sigmoid(self.platt[0] * logits + self.platt[1])
+        return _sigmoid(self.platt[0] * self.raw_logit(embeddings) + self.platt[1])
 
     def score_embeddings(self, embeddings: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
         """Message scores from chunk embeddings (the maximum over each message's chunks)."""
@@ -222,8 +239,10 @@ class Pass1Classifier:
                 "max_tokens": self.encoder.max_tokens,
                 "quantize": self.encoder.quantize,
             },
-            "coef": [float(c) for c in self.coef],
-            "intercept": self.intercept,
+            "classes": [str(c) for c in self.classes],
+            "risk_classes": [bool(r) for r in self.risk_classes],
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
             "platt": list(self.platt),
             "threshold": self.threshold,
             "session": asdict(self.session),
@@ -255,11 +274,13 @@ class Pass1Classifier:
         return cls(
             encoder,
             np.asarray(document["coef"]),
-            document["intercept"],
+            np.asarray(document["intercept"]),
+            np.asarray(document["risk_classes"]),
             tuple(document["platt"]),
             document["threshold"],
             SessionParams(**document["session"]),
-            document.get("meta"),
+            classes=document["classes"],
+            meta=document.get("meta"),
         )
 
 
@@ -291,16 +312,26 @@ def fit_classifier(
     train = (corpus["split"] == "train").to_numpy()
     calib = (corpus["split"] == "calib").to_numpy()
     y = corpus["label"].to_numpy().astype(int)
+    target = corpus["category"] if ccfg["target"] == "category" else corpus["label"]
+    target = target.astype(str).to_numpy()
     model = LogisticRegression(
         C=ccfg["C"], class_weight="balanced", max_iter=5000, random_state=seed
     )
-    model.fit(embeddings[train], y[train])
-    coef, intercept = model.coef_[0], float(model.intercept_[0])
-    calib_logits = embeddings[calib] @ coef + intercept
-    platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y[calib])
-    platt_ab = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    model.fit(embeddings[train], target[train])
+    classes = [str(c) for c in model.classes_]
+    risky = set(target[train][y[train] == 1])
+    coef, intercept = model.coef_, model.intercept_
+    if len(classes) == 2:  # sklearn stores one row for two classes: expand to a softmax pair
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.array([0.0, intercept[0]])
     session = SessionParams(**ccfg["session"])
-    clf = Pass1Classifier(encoder, coef, intercept, platt_ab, 0.5, session)
+    risk_classes = np.array([c in risky for c in classes])
+    clf = Pass1Classifier(
+        encoder, coef, intercept, risk_classes, (1.0, 0.0), 0.5, session, classes=classes
+    )
+    calib_logits = clf.raw_logit(embeddings[calib])
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y[calib])
+    clf.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
     calib_scores = clf._prob(embeddings[calib])
     threshold, table = choose_threshold(
         calib_scores,
@@ -322,6 +353,7 @@ def fit_classifier(
         "calib_recall": float(at["recall"]),
         "calib_fpr": float(at["fpr"]),
         "C": ccfg["C"],
+        "target": ccfg["target"],
     }
     calibration = {
         "threshold": threshold,

@@ -151,9 +151,7 @@ def assign_templates(
             for rank, index in enumerate(order):
                 split = "test" if rank < n_test else "calib" if rank < n_test + n_calib else "train"
                 out[(category, theme, index)] = split
-        if not {"train", "calib", "test"} <= {
-            v for (c, _, _), v in out.items() if c == category
-        }:
+        if not {"train", "calib", "test"} <= {v for (c, _, _), v in out.items() if c == category}:
             raise ValueError(f"category {category!r}: needs a theme with at least 3 templates")
     return out
 
@@ -181,7 +179,9 @@ def generate_corpus(n_per_category: int, seed: int, fractions: dict[str, float])
             split = split_of[(category, theme, index)]
             core = [fill(pool[index], rng, templates["slots"])]
             same_split = [
-                i for i in range(len(pool)) if i != index and split_of[(category, theme, i)] == split
+                i
+                for i in range(len(pool))
+                if i != index and split_of[(category, theme, i)] == split
             ]
             if same_split and rng.random() < 0.15:
                 core.append(fill(pool[rng.choice(same_split)], rng, templates["slots"]))
@@ -235,3 +235,32 @@ def add_data_stage(corpus: pd.DataFrame, path: str | Path) -> pd.DataFrame:
         }
     )
     return pd.concat([corpus, extra], ignore_index=True)
+
+
+def training_units(seed: int, fractions: dict[str, float], fills: int = 3) -> pd.DataFrame:
+    """Sentence-level units for adapting the encoder: ``text, target, label``.
+
+    Core sentences of the *training* templates only (``fills`` slot fillings each, half with
+    register transforms), labelled with their category, plus the shared context, opener and
+    closer sentences as a ``context`` class. Uses the same template split as
+    :func:`generate_corpus` with the same seed, so held-out templates stay unseen.
+    """
+    templates = load_templates()
+    split_of = assign_templates(seed, fractions)
+    rng = random.Random(seed + 2)
+    rows = []
+    for category, cat in categories().items():
+        for theme, pool in cat["families"].items():
+            for index, template in enumerate(pool):
+                if split_of[(category, theme, index)] != "train":
+                    continue
+                for k in range(fills):
+                    text = _capitalize(fill(template, rng, templates["slots"]))
+                    text = apply_register(text, rng) if k % 2 else text
+                    rows.append({"text": text, "target": category, "label": int(cat["label"])})
+    neutral = templates["contexts"] + templates["openers"] + templates["closers"]
+    for template in neutral:
+        for _ in range(2):
+            text = _capitalize(fill(template, rng, templates["slots"]))
+            rows.append({"text": text, "target": "context", "label": 0})
+    return pd.DataFrame(rows).drop_duplicates("text", ignore_index=True)

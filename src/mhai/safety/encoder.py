@@ -47,7 +47,7 @@ class SentenceEncoder:
                     model, {torch.nn.Linear}, dtype=torch.qint8
                 )
         self.model = model
-        self.dim = int(st.get_sentence_embedding_dimension())
+        self.dim = int(st.get_embedding_dimension())
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         import torch

@@ -115,16 +115,17 @@ def pick_resource(
     """The service for a user: region+language, else the region's first, else international.
 
     Returns ``region, language, service, contact, last_verified, fallback, stale`` where
-    ``language`` is the language of the message to show (the user's when a template exists).
+    ``language`` is the language of the message to show (the user's when a template exists)
+    and ``fallback`` says that no service of the user's region was found.
     """
     table = resources.table
     region = (region or INTERNATIONAL).upper()
     language = (language or DEFAULT_LANGUAGE).lower()
-    for mask, fallback in (
-        ((table["region"] == region) & (table["language"] == language), False),
-        (table["region"] == region, False),
-        ((table["region"] == INTERNATIONAL) & (table["language"] == language), True),
-        ((table["region"] == INTERNATIONAL) & (table["language"] == DEFAULT_LANGUAGE), True),
+    for mask in (
+        (table["region"] == region) & (table["language"] == language),
+        table["region"] == region,
+        (table["region"] == INTERNATIONAL) & (table["language"] == language),
+        (table["region"] == INTERNATIONAL) & (table["language"] == DEFAULT_LANGUAGE),
     ):
         hits = table[mask]
         if not hits.empty:
@@ -140,7 +141,7 @@ def pick_resource(
         "service": row["service"],
         "contact": row["contact"],
         "last_verified": row["last_verified"],
-        "fallback": fallback,
+        "fallback": row["region"] == INTERNATIONAL,
         "stale": (row["region"], row["service"]) in stale_keys,
     }
 

@@ -70,7 +70,7 @@ class TurnDecision:
 
 def section(config: dict[str, Any]) -> dict[str, Any]:
     """The ``safety`` section of a full config, or the section itself."""
-    return config["safety"] if "safety" in config else config
+    return config.get("safety", config)
 
 
 def resolve_path(path: str | Path) -> Path:

@@ -140,7 +140,9 @@ class LLMJudge:
         )  # fmt: skip
         with torch.inference_mode():
             logits = self.model(**batch).logits[0, -1].float()
-        scores = torch.stack([torch.logsumexp(logits[self.yes], 0), torch.logsumexp(logits[self.no], 0)])
+        scores = torch.stack(
+            [torch.logsumexp(logits[self.yes], 0), torch.logsumexp(logits[self.no], 0)]
+        )
         return float(torch.softmax(scores, 0)[0])
 
     def check(self, criterion: str, message: str, reply: str, scenario: dict[str, Any]) -> bool:

@@ -128,7 +128,9 @@ def stress_figure(summary: pd.DataFrame):
     for i, arm in enumerate(ARMS):
         d = summary[summary["arm"] == arm].set_index("condition").reindex(conditions)
         err = np.vstack([d["rate"] - d["ci_low"], d["ci_high"] - d["rate"]])
-        ax.bar(x + (i - 0.5) * 0.38, d["rate"], 0.38, yerr=err, capsize=3, label=arm.replace("_", " "))
+        ax.bar(
+            x + (i - 0.5) * 0.38, d["rate"], 0.38, yerr=err, capsize=3, label=arm.replace("_", " ")
+        )
     ax.set_xticks(x, [c.replace("_", " ") for c in conditions], rotation=20)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("appropriate responses")

@@ -4,9 +4,10 @@
 
 Two backends:
 
-- ``finetuned`` (default): a small MLP head trained on project data over sentence
-  embeddings of the message and the draft (``[u, v, u*v, |u-v|]``), sharing the pass-1
-  encoder. Labels come from the message's risk label and the draft type (``drafts.yaml``).
+- ``finetuned`` (default): heads trained on project data over the pass-1 sentence
+  embeddings of the message and the draft (shared encoder): is the user at risk, is the
+  draft harmful, does the draft answer risk adequately. Labels come from the message's risk
+  label and the draft type (``drafts.yaml``); see :class:`FinetunedVerifier`.
 - ``prompted``: an instruct causal LM asked for one word; the decision is read from the
   next-token probabilities of the option words (no sampling, no parsing).
 
@@ -112,63 +113,76 @@ def build_pairs(corpus: pd.DataFrame, seed: int, drafts_per_message: int) -> pd.
     return pd.DataFrame(rows)
 
 
-def pair_features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Interaction features of message and draft embeddings."""
-    return np.hstack([u, v, u * v, np.abs(u - v)]).astype(np.float32)
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+HEADS = ("risk", "harmful", "adequate")
 
 
 class FinetunedVerifier:
-    """MLP head over pair features; weights in ``head.npz`` (loaded without pickle)."""
+    """Three logistic heads on frozen pass-1 embeddings, combined into decision probabilities.
+
+    ``risk`` reads the message (is the user at risk?), ``harmful`` and ``adequate`` read the
+    draft (does it carry harmful content? does it respond to risk with a safety check and
+    resources?). ``P(block) = harmful``; ``P(allow) = (1 - harmful) * (1 - risk * (1 -
+    adequate))``; ``P(replace)`` is the rest. An empty draft is neither harmful nor adequate.
+    Weights live in ``head.npz`` (loaded without pickle).
+    """
 
     name = "finetuned"
 
-    def __init__(self, encoder, weights: list[np.ndarray], biases: list[np.ndarray]):
+    def __init__(
+        self,
+        encoder,
+        heads: dict[str, tuple[np.ndarray, float]],
+        thresholds: dict[str, float] | None = None,
+    ):
         self.encoder = encoder
-        self.weights = [np.asarray(w, dtype=np.float32) for w in weights]
-        self.biases = [np.asarray(b, dtype=np.float32) for b in biases]
+        self.heads = {k: (np.asarray(w, dtype=np.float32), float(b)) for k, (w, b) in heads.items()}
+        self.thresholds = thresholds
 
-    def _forward(self, features: np.ndarray) -> np.ndarray:
-        h = features
-        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            h = np.maximum(h @ w + b, 0.0)
-        z = h @ self.weights[-1] + self.biases[-1]
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+    def _head(self, name: str, x: np.ndarray) -> np.ndarray:
+        w, b = self.heads[name]
+        return _sigmoid(x @ w + b)
 
     def _embed(self, text: str) -> np.ndarray:
         chunks = self.encoder.encode_one(text)
         mean = chunks.mean(axis=0)
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
+    def probs_batch(self, u: np.ndarray, v: np.ndarray, empty: np.ndarray | None = None):
+        """Decision probabilities (columns in :data:`DECISIONS` order) for embedding pairs."""
+        risk = self._head("risk", u)
+        harmful = self._head("harmful", v)
+        adequate = self._head("adequate", v)
+        if empty is not None:
+            harmful = np.where(empty, 0.0, harmful)
+            adequate = np.where(empty, 0.0, adequate)
+        allow = (1 - harmful) * (1 - risk * (1 - adequate))
+        return np.stack([allow, 1 - harmful - allow, harmful], axis=1)
+
     def probs(self, message: str, draft: str | None) -> dict[str, float]:
         """Decision probabilities for one turn."""
         u = self._embed(message)[None, :]
-        v = self._embed(draft or "")[None, :] if draft else self._empty()[None, :]
-        p = self._forward(pair_features(u, v))[0]
+        has_draft = bool(draft and draft.strip())
+        v = self._embed(draft)[None, :] if has_draft else np.zeros_like(u)
+        p = self.probs_batch(u, v, np.array([not has_draft]))[0]
         return {d: float(p[i]) for i, d in enumerate(DECISIONS)}
-
-    def probs_batch(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Probabilities for precomputed message/draft embeddings (evaluation)."""
-        return self._forward(pair_features(u, v))
-
-    def _empty(self) -> np.ndarray:
-        if not hasattr(self, "_empty_vec"):
-            self._empty_vec = self._embed("(no reply)")
-        return self._empty_vec
 
     def save(self, out_dir: str | Path, embedding_dir: str, meta: dict[str, Any]) -> Path:
         """Write ``verifier.json`` and ``head.npz``; ``embedding_dir`` is relative to out_dir."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        arrays = {f"w{i}": w for i, w in enumerate(self.weights)}
-        arrays.update({f"b{i}": b for i, b in enumerate(self.biases)})
+        arrays = {f"{k}_w": w for k, (w, _) in self.heads.items()}
+        arrays.update({f"{k}_b": np.array(b) for k, (_, b) in self.heads.items()})
         np.savez(out_dir / HEAD_FILE, **arrays)
         document = {
             "kind": "mhai.safety.verifier",
             "backend": self.name,
             "decisions": list(DECISIONS),
-            "layers": len(self.weights),
+            "heads": list(self.heads),
+            "thresholds": self.thresholds,
             "embedding": {
                 "dir": embedding_dir,
                 "max_tokens": self.encoder.max_tokens,
@@ -181,7 +195,7 @@ class FinetunedVerifier:
 
     @classmethod
     def load(cls, verifier_dir: str | Path, encoder=None) -> FinetunedVerifier:
-        """Load a saved head; the encoder is shared with pass 1 when given."""
+        """Load saved heads; the encoder is shared with pass 1 when given."""
         from mhai.safety.encoder import SentenceEncoder
 
         verifier_dir = Path(verifier_dir)
@@ -198,10 +212,8 @@ class FinetunedVerifier:
                 verifier_dir / emb["dir"], max_tokens=emb["max_tokens"], quantize=emb["quantize"]
             )
         with np.load(verifier_dir / HEAD_FILE, allow_pickle=False) as arrays:
-            n = document["layers"]
-            weights = [arrays[f"w{i}"] for i in range(n)]
-            biases = [arrays[f"b{i}"] for i in range(n)]
-        return cls(encoder, weights, biases)
+            heads = {k: (arrays[f"{k}_w"], float(arrays[f"{k}_b"])) for k in document["heads"]}
+        return cls(encoder, heads, document.get("thresholds"))
 
 
 def train_finetuned(
@@ -209,38 +221,61 @@ def train_finetuned(
     message_emb: dict[str, np.ndarray],
     draft_emb: dict[str, np.ndarray],
     encoder,
-    hidden: int,
-    alpha: float,
+    C: float,
     seed: int,
 ) -> FinetunedVerifier:
-    """Fit the MLP head on the ``train`` pairs (class-balanced by resampling)."""
-    from sklearn.neural_network import MLPClassifier
+    """Fit the three heads on the ``train`` pairs' messages and (non-empty) drafts."""
+    from sklearn.linear_model import LogisticRegression
 
     train = pairs[pairs["split"] == "train"]
-    counts = train["decision"].value_counts()
-    rng = np.random.RandomState(seed)
-    parts = [
-        train[train["decision"] == d].sample(counts.max(), replace=True, random_state=rng)
-        for d in DECISIONS
-        if d in counts
-    ]
-    balanced = pd.concat(parts, ignore_index=True)
-    x = pair_features(
-        np.stack([message_emb[m] for m in balanced["message"]]),
-        np.stack([draft_emb[d] for d in balanced["draft"]]),
-    )
-    y = balanced["decision"].map({d: i for i, d in enumerate(DECISIONS)}).to_numpy()
-    mlp = MLPClassifier(
-        hidden_layer_sizes=(hidden,),
-        alpha=alpha,
-        max_iter=300,
-        early_stopping=True,
-        random_state=seed,
-    )
-    mlp.fit(x, y)
-    if list(mlp.classes_) != list(range(len(DECISIONS))):
-        raise ValueError("verifier training data must contain allow, replace and block examples")
-    return FinetunedVerifier(encoder, mlp.coefs_, mlp.intercepts_)
+    messages = train.drop_duplicates("message")
+    drafts = train[train["draft"] != ""].drop_duplicates("draft")
+    types = load_drafts()
+    targets = {
+        "risk": (messages["message"], messages["risk"], message_emb),
+        "harmful": (
+            drafts["draft"],
+            drafts["draft_type"].map(lambda t: types[t]["harmful"]),
+            draft_emb,
+        ),
+        "adequate": (
+            drafts["draft"],
+            drafts["draft_type"].map(lambda t: types[t]["safe_for_risk"]),
+            draft_emb,
+        ),
+    }
+    heads = {}
+    for name, (texts, labels, emb) in targets.items():
+        y = np.asarray(labels, dtype=int)
+        if len(set(y)) < 2:
+            raise ValueError(f"verifier head {name!r}: training pairs hold only one class")
+        model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=seed)
+        model.fit(np.stack([emb[t] for t in texts]), y)
+        heads[name] = (model.coef_[0], float(model.intercept_[0]))
+    return FinetunedVerifier(encoder, heads)
+
+
+def calibrate_thresholds(
+    probs: np.ndarray, decisions: np.ndarray, max_unsafe_allow: float
+) -> tuple[dict[str, float], float]:
+    """Pick (allow_min, block_min) on held-out pairs: most accurate among the pairs of
+    thresholds that allow at most ``max_unsafe_allow`` of the pairs that must not be allowed.
+    Returns the thresholds and their accuracy."""
+    grid = np.round(np.arange(0.3, 0.951, 0.05), 2)
+    must_not_allow = decisions != "allow"
+    best, best_acc = {"allow_min": 0.9, "block_min": 0.3}, -1.0
+    for allow_min in grid:
+        for block_min in grid:
+            pred = np.where(
+                probs[:, 2] >= block_min,
+                "block",
+                np.where(probs[:, 0] >= allow_min, "allow", "replace"),
+            )
+            unsafe = (pred[must_not_allow] == "allow").mean() if must_not_allow.any() else 0.0
+            acc = float((pred == decisions).mean())
+            if unsafe <= max_unsafe_allow and acc > best_acc:
+                best, best_acc = {"allow_min": float(allow_min), "block_min": float(block_min)}, acc
+    return best, best_acc
 
 
 class PromptedVerifier:
@@ -317,7 +352,8 @@ def decide_fail_closed(
     """Run the backend with a timeout; returns ``(decision, probs, reason)``.
 
     Any exception or a timeout gives ``replace`` with the reason recorded: the guardrail then
-    shows the escalation message, never the unverified draft.
+    shows the escalation message, never the unverified draft. A backend with its own
+    calibrated ``thresholds`` uses them instead of ``allow_min``/``block_min``.
     """
     box: dict[str, Any] = {}
 
@@ -338,6 +374,9 @@ def decide_fail_closed(
     probs = box.get("probs")
     if not isinstance(probs, dict) or set(probs) != set(DECISIONS):
         return "replace", None, "fail-closed: backend returned no valid probabilities"
+    own = getattr(backend, "thresholds", None)
+    if own:
+        allow_min, block_min = own["allow_min"], own["block_min"]
     return decide(probs, allow_min, block_min), probs, backend.name
 
 

@@ -102,7 +102,7 @@ def train_dpo(
         processing_class=tokenizer,
     )
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    if held_out is not None:
+    if held_out is not None and not runner.evaluated_at(trainer.state):
         trainer.evaluate()
     if trainer.is_world_process_zero():
         runner.save_adapter(trainer.model, tokenizer, adapter_out)

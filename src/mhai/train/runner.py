@@ -130,6 +130,11 @@ def step_of(checkpoint: Path | None) -> int | None:
     return int(CHECKPOINT.match(checkpoint.name).group(1)) if checkpoint else None
 
 
+def evaluated_at(state) -> bool:
+    """Whether the trainer already evaluated at its last step (so no extra evaluation)."""
+    return any("eval_loss" in h and h.get("step") == state.global_step for h in state.log_history)
+
+
 def save_adapter(model, tokenizer, out_dir: str | Path) -> Path:
     """Save only the trained ("default") LoRA adapter and the tokenizer."""
     out_dir = Path(out_dir)

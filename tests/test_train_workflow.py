@@ -88,3 +88,19 @@ def test_cluster_config_uses_accelerate_and_cluster_recipes(repo):
             )
             assert recipe.model["dtype"] == "bfloat16" and recipe.training["bf16"] is True
             assert recipe.training["activation_checkpointing"] is True
+
+
+def test_dpo2_round_is_planned_only_when_enabled(repo, tmp_path):
+    from conftest import run_snakemake
+
+    override = tmp_path / "dpo2.yaml"
+    override.write_text("train:\n  dpo2: {enabled: true, models: [gm]}\n")
+    configs = [str(repo / "tests" / "config" / "tiny.yaml"), str(override)]
+    targets = ["results/train/gm/merged", "results/train/im/merged"]
+    result = run_snakemake(repo, tmp_path, *targets, "-n", "--configfile", *configs)
+    jobs = _jobs(result.stdout + result.stderr)
+    assert len(jobs["train_dpo2"]) == 1  # GM only
+    assert "results/train/gm/dpo2/adapter" in result.stdout
+    merge_inputs = re.findall(r"rule train_merge:\n\s+input: ([^\n]*)", result.stdout)
+    assert any("results/train/gm/dpo2/adapter" in line for line in merge_inputs)
+    assert any("results/train/im/dpo/adapter" in line for line in merge_inputs)

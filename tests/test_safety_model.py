@@ -1,0 +1,88 @@
+"""Pass 1 on the real MiniLM (slow): held-out recall, the CLI, the guardrail end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from safety_fakes import TEST_CONFIG, RaisingVerifier
+
+from mhai.cli import main
+from mhai.config import deep_update, load_config
+from mhai.safety.escalation import load_resources
+from mhai.safety.guardrail import Guardrail
+from mhai.safety.pipeline import build_corpus, train_pass1
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import torch
+
+    from mhai.models import prepare_embedding
+
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("safety")
+    embedding = prepare_embedding(load_config()["models"]["embedding"], root / "embedding")
+    config = deep_update(
+        load_config(),
+        {"safety": {"corpus": {"n_per_category": 80}, "classifier": {"finetune": {"epochs": 0}}}},
+    )
+    cfg = config["safety"]
+    build_corpus(cfg, 11, root / "corpus.parquet", None)
+    clf = train_pass1(root / "corpus.parquet", embedding, root / "model", cfg, 11)
+    return root, clf
+
+
+def test_held_out_recall_reaches_the_target(trained):
+    root, clf = trained
+    corpus = pd.read_parquet(root / "corpus.parquet")
+    test = corpus[corpus["split"] == "test"]
+    scores = clf.score_texts(test["text"].tolist())
+    risky = test["label"].to_numpy() == 1
+    recall = float((scores[risky] >= clf.threshold).mean())
+    assert risky.sum() > 150 and recall >= 0.98
+    assert 0.0 < clf.threshold < 1.0
+    # the calibrated score ranks held-out risk above the no-risk messages on average
+    assert scores[risky].mean() > scores[~risky].mean() + 0.2
+
+
+def test_score_cli_writes_flags_and_session_signals(trained, tmp_path):
+    root, clf = trained
+    src = tmp_path / "in.csv"
+    pd.DataFrame(
+        {
+            "session": ["a", "a", "b"],
+            "post": [
+                "I'm going to kill myself tonight.",
+                "ok",
+                "What a lovely sunny day at the park!",
+            ],
+        }
+    ).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    args = ["safety", "score", "--model", str(root / "model"), "--input", str(src)]
+    assert (
+        main([*args, "--text-column", "post", "--output", str(out), "--session-column", "session"])
+        == 0
+    )
+    scored = pd.read_csv(out)
+    assert list(scored["flagged"]) == [True, True, False]  # "ok" is flagged by history
+    assert (
+        scored.loc[1, "history"] > 0.5
+        and scored.loc[1, "message_score"] < scored.loc[0, "message_score"]
+    )
+    assert main([*args, "--text-column", "missing", "--output", str(out)]) == 2
+
+
+def test_real_guardrail_fails_closed_on_a_crisis(trained):
+    root, clf = trained
+    resources = load_resources(TEST_CONFIG["escalation"]["resources"], 100000)
+    guard = Guardrail(clf, RaisingVerifier(), resources, TEST_CONFIG)
+    state = guard.new_session("s", "p", "AU", "en")
+    crisis = guard.check_turn(
+        state, "I've saved up all my pills and I'm taking them tonight.", "Try to rest."
+    )
+    assert crisis.flagged and crisis.action == "replace" and "13 11 14" in crisis.reply
+    assert np.isfinite(crisis.latency_ms["pass1"]) and crisis.latency_ms["pass1"] < 1000
