@@ -105,6 +105,7 @@ def main() -> None:
     result = {
         "machine": {
             "cpus": os.cpu_count(),
+            "load_average_1min": os.getloadavg()[0],
             "torch_threads": args.threads,
             "python": platform.python_version(),
         },

@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/bench_pilot.py [--safety-dir results/safety] [--n 305]
 
-Measures (on the default config): simulating the cohort cold (solving the calibration scalars)
-and warm (cached), building every session's persona turns, and pushing every turn through the
-guardrail's pass 1, both batched (``Pass1Classifier.score_texts``) and turn by turn as the
-pilot does (``Guardrail.check_turn``, which also runs pass 2 on flagged turns). Writes
+On the default config: the time to simulate the cohort cold (solving the calibration scalars)
+and warm (cached), to build every session's persona turns, and to push every turn through the
+guardrail as the pilot does (turns embedded ahead in batches, then ``check_turn`` turn by
+turn, pass 2 on flagged turns), plus the unbatched per-turn path on a sample of turns. Writes
 ``results/benchmarks/pilot.json``.
 """
 
@@ -16,13 +16,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--safety-dir", default="results/safety", type=Path)
     parser.add_argument("--n", type=int, default=305, help="cohort size")
+    parser.add_argument("--per-turn-sample", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="results/benchmarks/pilot.json", type=Path)
     args = parser.parse_args()
@@ -30,50 +29,52 @@ def main() -> None:
     import torch
 
     from mhai.config import load_config
-    from mhai.pilot import cohort as cohort_mod
-    from mhai.pilot.sessions import CANNED_DRAFT, build_sessions
-    from mhai.safety.classifier import Pass1Classifier
+    from mhai.pilot.cohort import simulate_cohort
+    from mhai.pilot.sessions import (
+        batched_embeddings,
+        build_sessions,
+        canned_draft,
+        measure_latency,
+        run_persona_sessions,
+    )
     from mhai.safety.guardrail import Guardrail
 
     torch.set_num_threads(args.threads)
     config = load_config()
     params, seed = config["pilot"]["cohort"], config["seed"]
+    cfg = config["pilot"]["sessions"]
     start = time.perf_counter()
-    cohort = cohort_mod.simulate_cohort(params, args.n, seed)
+    cohort = simulate_cohort(params, args.n, seed)
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    cohort_mod.simulate_cohort(params, args.n, seed)
+    simulate_cohort(params, args.n, seed)
     warm = time.perf_counter() - start
     start = time.perf_counter()
-    specs = build_sessions(cohort, config["pilot"]["sessions"], seed)
+    specs = build_sessions(cohort, cfg, seed)
     build = time.perf_counter() - start
-    texts = [t for s in specs for t in s.turns]
+    n_turns = sum(len(s.turns) for s in specs)
     print(f"cohort n={args.n}: cold {cold:.2f} s (solve + truth), warm {warm:.2f} s")
-    print(f"{len(specs)} sessions, {len(texts)} turns built in {build:.2f} s")
-
-    classifier = Pass1Classifier.load(args.safety_dir / "model")
-    start = time.perf_counter()
-    classifier.score_texts(texts, batch_size=64)
-    batched = time.perf_counter() - start
-    print(f"pass 1 batched: {len(texts) / batched:.0f} turns/s ({batched:.1f} s)")
+    print(f"{len(specs)} sessions, {n_turns} turns built in {build:.2f} s")
 
     guard = Guardrail.load(args.safety_dir, config, review_queue=None)
-    pass1, pass2, flagged = [], [], 0
-    start = time.perf_counter()
-    for spec in specs:
-        state = guard.new_session(
-            spec.session_id, spec.participant_id, spec.persona.region, spec.persona.language
-        )
-        for text in spec.turns:
-            decision = guard.check_turn(state, text, CANNED_DRAFT[spec.persona.language])
-            pass1.append(decision.latency_ms["pass1"])
-            if decision.flagged:
-                flagged += 1
-                pass2.append(decision.latency_ms["pass2"])
-    loop = time.perf_counter() - start
+    sample = measure_latency(guard, specs, args.per_turn_sample, cfg["draft_reply"], seed)
+    per_turn_s = (sample["pass1_ms"].sum() + sample["pass2_ms"].fillna(0).sum()) / 1000
     print(
-        f"check_turn over all turns: {len(texts) / loop:.0f} turns/s ({loop:.1f} s), "
-        f"pass1 p50 {np.percentile(pass1, 50):.2f} ms p95 {np.percentile(pass1, 95):.2f} ms, "
+        f"per-turn path ({len(sample)} turns): {len(sample) / per_turn_s:.0f} turns/s, "
+        f"pass1 p50 {sample['pass1_ms'].median():.2f} ms, "
+        f"p95 {sample['pass1_ms'].quantile(0.95):.2f} ms"
+    )
+    texts = [t for s in specs for t in s.turns]
+    texts += [d for d in (canned_draft(s, cfg["draft_reply"]) for s in specs) if d]
+    start = time.perf_counter()
+    with batched_embeddings(guard, texts, cfg["pass1_batch_size"]) as cached:
+        embedded = time.perf_counter() - start
+        records = run_persona_sessions(guard, specs, cfg["draft_reply"], cached.ms_per_text)
+    total = time.perf_counter() - start
+    flagged = sum(r["flagged"] for r in records)
+    print(
+        f"pilot path, all {n_turns} turns: {n_turns / total:.0f} turns/s ({total:.1f} s; "
+        f"batched embedding {embedded:.1f} s = {len(cached.cache) / embedded:.0f} texts/s), "
         f"{flagged} turns to pass 2"
     )
     result = {
@@ -82,16 +83,18 @@ def main() -> None:
         "cohort_seconds_cold": cold,
         "cohort_seconds_warm": warm,
         "sessions": len(specs),
-        "turns": len(texts),
+        "turns": n_turns,
         "build_sessions_seconds": build,
-        "pass1_batched_turns_per_s": len(texts) / batched,
-        "check_turn_turns_per_s": len(texts) / loop,
-        "check_turn_seconds": loop,
-        "pass1_ms_p50": float(np.percentile(pass1, 50)),
-        "pass1_ms_p95": float(np.percentile(pass1, 95)),
-        "pass2_turns": flagged,
-        "pass2_ms_p50": float(np.percentile(pass2, 50)) if pass2 else None,
-        "pass2_ms_p95": float(np.percentile(pass2, 95)) if pass2 else None,
+        "pilot_path_turns_per_s": n_turns / total,
+        "pilot_path_seconds": total,
+        "batched_embedding_texts_per_s": len(cached.cache) / embedded,
+        "flagged_turns": flagged,
+        "per_turn_sample": len(sample),
+        "per_turn_turns_per_s": len(sample) / per_turn_s,
+        "per_turn_pass1_ms_p50": float(sample["pass1_ms"].median()),
+        "per_turn_pass1_ms_p95": float(sample["pass1_ms"].quantile(0.95)),
+        "per_turn_pass2_ms_p50": float(sample["pass2_ms"].median()),
+        "per_turn_pass2_ms_p95": float(sample["pass2_ms"].quantile(0.95)),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -35,6 +35,8 @@ def safety(config, tmp_path_factory):
 
     cfg = copy.deepcopy(config["safety"])
     cfg["corpus"]["n_per_category"] = 40
+    cfg["classifier"]["finetune"]["epochs"] = 0  # frozen MiniLM: minutes less to train
+    cfg["classifier"]["quantize"] = False  # fp32: batched and per-turn embeddings agree exactly
     out = tmp_path_factory.mktemp("safety")
     embedding = prepare_embedding(config["models"]["embedding"], out / "embedding")
     pipeline.build_corpus(cfg, 3, out / "corpus.parquet", None)
@@ -78,11 +80,11 @@ def test_planted_crisis_session_is_flagged_and_escalated_in_the_participants_reg
     assert any(q["session_id"] == spec.session_id and q["escalated"] for q in queued)
 
 
-def test_batched_embeddings_give_the_same_decisions_as_the_per_turn_path(safety, config):
+def test_batched_embeddings_feed_each_turn_its_own_embedding(safety, config):
     cohort = simulate_cohort(config["pilot"]["cohort"], 6, 2)
     from mhai.pilot.sessions import build_sessions
 
-    specs = build_sessions(cohort, config["pilot"]["sessions"], 1)[:20]
+    specs = build_sessions(cohort, config["pilot"]["sessions"], 1)[:6]
     plain = run_persona_sessions(_guard(safety, None), specs, "canned")
     guard = _guard(safety, None)
     texts = [t for s in specs for t in s.turns]
@@ -92,11 +94,11 @@ def test_batched_embeddings_give_the_same_decisions_as_the_per_turn_path(safety,
     flags = [(r["flagged"], r["pass2"]) for r in plain]
     assert flags == [(r["flagged"], r["pass2"]) for r in batched]
     diffs = [abs(a["score"] - b["score"]) for a, b in zip(plain, batched, strict=True)]
-    assert max(diffs) < 0.02  # int8 activations are quantized per batch: near, not identical
+    assert max(diffs) < 1e-4  # fp32 encoder: padding is masked, so batching changes nothing
 
 
 def test_simulated_sessions_make_valid_tables_and_a_safety_summary(safety, config, tmp_path):
-    cohort = simulate_cohort(config["pilot"]["cohort"], 8, 5)
+    cohort = simulate_cohort(config["pilot"]["cohort"], 3, 5)
     cfg = copy.deepcopy(config["pilot"]["sessions"])
     cfg["latency_sample"] = 10
     queue = tmp_path / "queue.jsonl"
@@ -114,3 +116,29 @@ def test_simulated_sessions_make_valid_tables_and_a_safety_summary(safety, confi
     assert sum(ops["verifier"].values()) == ops["flagged_turns"]
     assert ops["review_queue"] == ops["flagged_turns"]  # the guardrail queues every flagged turn
     assert ops["latency_ms"]["pass1_p50"] > 0 and ops["paper"]["flagged_sessions"] == 76
+
+
+def test_llm_sessions_pass_gm_drafts_and_simulated_user_turns_through_the_guardrail(
+    safety, config, base_tokenizer_dir
+):
+    from mhai.models import load_tokenizer, tiny_causal_lm
+    from mhai.pilot.sessions import build_sessions, run_llm_sessions, user_model_conversation
+
+    tokenizer = load_tokenizer(base_tokenizer_dir)
+    gm = (tiny_causal_lm(tokenizer, seed=1), tokenizer)
+    user = (tiny_causal_lm(tokenizer, seed=2), tokenizer)
+    cohort = simulate_cohort(config["pilot"]["cohort"], 3, 5)
+    specs = build_sessions(cohort, config["pilot"]["sessions"], 1)[:2]
+    first = [s.turns[0] for s in specs]
+    cfg = copy.deepcopy(config["pilot"]["sessions"])
+    cfg["llm"].update(turns=2, max_new_tokens=6, user_max_new_tokens=6, batch_size=2)
+    records = run_llm_sessions(_guard(safety, None), specs, gm, user, cfg, seed=3)
+    assert len(records) == 4 and all(r["draft_reply"] is not None for r in records)
+    assert [s.turns[0] for s in specs] == first  # the persona opens, the user model goes on
+    assert all(len(s.turns) == 2 for s in specs)
+    second = [r for r in records if r["turn"] == 1]
+    assert [r["user_message"] for r in second] == [s.turns[1] for s in specs]
+    # the user model sees its own turns as assistant turns and the app's replies as user turns
+    view = user_model_conversation(specs[0], specs[0].turns[:1], ["a reply"])
+    assert [m["role"] for m in view] == ["system", "user", "assistant", "user"]
+    assert view[2]["content"] == first[0] and view[3]["content"] == "a reply"

@@ -71,3 +71,30 @@ def test_fill_expands_alternatives_and_slots():
 def test_check_posts_have_both_labels():
     posts = load_ood_posts()
     assert set(posts["label"]) == {0, 1} and posts["text"].str.len().min() > 20
+
+
+def test_data_stage_rows_join_training_only(tmp_path):
+    import pandas as pd
+
+    from mhai.safety.corpus import add_data_stage
+    from mhai.schemas import validate_frame, write_parquet
+
+    extra = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "thread_id": ["t1", "t2", "t3"],
+            "subreddit": ["depression"] * 3,
+            "text": ["i want to end it", "this exam is killing me", "held out thread"],
+            "label": [1, 0, 1],
+            "category": ["direct", "idiom", "direct"],
+            "source": ["comment"] * 3,
+            "split": ["train", "train", "test"],
+        }
+    )
+    path = write_parquet(extra, tmp_path / "safety_messages.parquet", "data/safety_messages")
+    base = generate_corpus(10, seed=0, fractions=SPLITS)
+    merged = add_data_stage(base, path)
+    added = merged[merged["source"] == "data_stage"]
+    assert list(added["text"]) == ["i want to end it", "this exam is killing me"]
+    assert set(added["split"]) == {"train"} and list(added["label"]) == [1, 0]
+    validate_frame(merged, "safety/corpus", "merged corpus")

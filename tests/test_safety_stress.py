@@ -108,7 +108,7 @@ def test_personas_rate_every_dimension_for_both_arms(tiny_gm):
         t: 0.9 for p in personas if p["risk_level"] != "none" for t in p["turns"][p["risk_from"] :]
     }
     guard = make_guardrail(risky, FixedVerifier("replace"))
-    cfg = {"max_new_tokens": 4, "temperature": 0.7, "batch_size": 16}
+    cfg = {"context_turns": 2, "max_new_tokens": 4, "temperature": 0.7, "batch_size": 16}
     ratings, transcripts = run_personas(guard, model, tokenizer, cfg, seed=0)
     assert len(ratings) == len(personas) * 2 * len(DIMENSIONS)
     assert set(ratings["rating"]) <= set(RATINGS)

@@ -1,4 +1,5 @@
 # Helpers shared by every stage file: paths, seeds and target lists; lookups only.
+import os
 from pathlib import Path
 
 from mhai.config import config_hash
@@ -74,12 +75,12 @@ ANALYSIS_TRIAL_TABLES = [
 
 def analysis_trial_tables():
     """The five trial tables the analysis reads, from config pilot.trial_source."""
-    source = config["pilot"]["trial_source"].rstrip("/")
+    source = os.path.normpath(config["pilot"]["trial_source"])
     return [f"{source}/{table}.parquet" for table in ANALYSIS_TRIAL_TABLES]
 
 
 def analysis_safety_ops():
     """The pilot's safety_ops.json when the analysis reads the simulated trial; a real export
     has none (flag counts then come from its sessions table)."""
-    simulated = config["pilot"]["trial_source"].rstrip("/") == "results/pilot/trial"
+    simulated = os.path.normpath(config["pilot"]["trial_source"]) == "results/pilot/trial"
     return ["results/pilot/safety_ops.json"] if simulated else []

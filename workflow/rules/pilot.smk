@@ -34,6 +34,8 @@ rule pilot_cohort:
         log_path("pilot", "pilot_cohort"),
     benchmark:
         bench_path("pilot", "pilot_cohort")
+    conda:
+        "../envs/mhai.yaml"
     resources:
         mem_mb=3000,
     params:
@@ -67,6 +69,8 @@ rule pilot_sessions:
         log_path("pilot", "pilot_sessions"),
     benchmark:
         bench_path("pilot", "pilot_sessions")
+    conda:
+        "../envs/mhai.yaml"
     threads: 2
     resources:
         mem_mb=6000,

@@ -170,27 +170,39 @@ def retention_curves(curves: pd.DataFrame) -> plt.Figure:
 
 
 def recovery_plot(replications: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
-    """Estimate minus truth across replications for every recovered parameter, with the
-    empirical coverage of the nominal 95% CIs."""
-    params = list(dict.fromkeys(replications["parameter"]))
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(params) + 1.5))
-    errors = [
-        (
-            replications.loc[replications["parameter"] == p, "estimate"]
-            - replications.loc[replications["parameter"] == p, "truth"]
-        ).to_numpy()
-        for p in params
-    ]
-    ax.boxplot(errors, vert=False, showfliers=True)
-    ax.axvline(0, color="red", lw=0.8)
-    cover = summary.set_index("parameter")["coverage"]
-    ax.set_yticks(
-        np.arange(1, len(params) + 1),
-        [f"{p}  [cov {cover.get(p, np.nan):.2f}]" for p in params],
-        fontsize=8,
+    """Estimate minus truth across replications for every recovered parameter (one panel per
+    kind, each on its own scale), with the empirical coverage of the nominal 95% CIs."""
+    kinds = list(dict.fromkeys(replications["kind"]))
+    sizes = [replications.loc[replications["kind"] == k, "parameter"].nunique() for k in kinds]
+    fig, axes = plt.subplots(
+        len(kinds),
+        1,
+        figsize=(8, 0.42 * sum(sizes) + 1.2 * len(kinds)),
+        gridspec_kw={"height_ratios": sizes},
     )
-    ax.invert_yaxis()
+    cover = summary.set_index("parameter")["coverage"]
+    for ax, kind in zip(np.atleast_1d(axes), kinds, strict=True):
+        rows = replications.loc[replications["kind"] == kind]
+        params = list(dict.fromkeys(rows["parameter"]))
+        errors = [
+            (
+                rows.loc[rows["parameter"] == p, "estimate"]
+                - rows.loc[rows["parameter"] == p, "truth"]
+            )
+            for p in params
+        ]
+        ax.boxplot([e.to_numpy() for e in errors], vert=False)
+        ax.axvline(0, color="red", lw=0.8)
+        ax.set_yticks(
+            np.arange(1, len(params) + 1),
+            [f"{p}  [cov {cover.get(p, np.nan):.2f}]" for p in params],
+            fontsize=8,
+        )
+        ax.invert_yaxis()
+        ax.set_title(kind, fontsize=9, loc="left")
     n = replications["replication"].nunique()
-    ax.set_xlabel(f"estimate - truth over {n} simulated pilots (coverage of nominal 95% CIs)")
+    np.atleast_1d(axes)[-1].set_xlabel(
+        f"estimate - truth over {n} simulated pilots (coverage of nominal 95% CIs)"
+    )
     fig.tight_layout()
     return fig

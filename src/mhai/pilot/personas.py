@@ -2,12 +2,13 @@
 
 A persona is fixed per participant (language, two or three life stressors, the PHQ-9 item 9
 score at baseline as a standing risk marker). Each session's user turns are assembled from a
-phrase bank in English, Spanish or French: an opening, symptom talk whose topics and intensity
-follow the participant's current expected PHQ-9/GAD-7 totals, stressor detail, progress or
-social talk as symptoms ease, and, now and then, a benign idiom with crisis words. A session
-drawn as a crisis session carries crisis language of one of the safety categories (``direct``,
-``indirect``, ``ambiguous``, ``adversarial``) that builds up over its turns. Whether any of it
-is flagged is decided only by the guardrail. The text is written for this project.
+phrase bank in English, Spanish or French: an opening, symptom talk whose topics and
+intensity follow the participant's current expected PHQ-9/GAD-7 totals, stressor detail,
+everyday talk, progress or social talk as symptoms ease, and now and then a benign idiom with
+crisis words. A crisis session carries crisis language of one of the safety categories
+(``direct``, ``indirect``, ``ambiguous``, ``adversarial``) that builds up over its turns.
+Whether any of it is flagged is decided only by the guardrail. The text is written for this
+project.
 """
 
 from __future__ import annotations
@@ -145,6 +146,20 @@ BANK: dict[str, dict] = {
             "I managed to get some things done that I'd been avoiding.",
             "I think I'm sleeping a bit better than last month.",
         ],
+        "daily": [
+            "I made pasta tonight, first proper meal in a while.",
+            "We talked last time about writing down my thoughts, I tried it on Monday.",
+            "My sister came over on Saturday and we watched a film.",
+            "Work was busy but nothing special happened.",
+            "I walked the dog in the park this morning.",
+            "Can we go over that breathing exercise again?",
+            "I've been trying to go to bed before midnight.",
+            "The weather was nice so I sat outside for a bit.",
+            "I finally answered some emails I'd been putting off.",
+            "I want to figure out how to say no to extra shifts.",
+            "My friend recommended a podcast about sleep.",
+            "I cleaned the kitchen, which felt like an achievement.",
+        ],
         "social": [
             "I texted an old friend and we might get coffee.",
             "I went to my cousin's birthday even though I didn't want to.",
@@ -265,6 +280,13 @@ BANK: dict[str, dict] = {
             "Tuve un par de días buenos.",
             "Creo que duermo un poco mejor.",
         ],
+        "daily": [
+            "Hoy cociné algo rico por primera vez en semanas.",
+            "Probé lo de escribir mis pensamientos el lunes.",
+            "Mi hermana vino el sábado y vimos una película.",
+            "El trabajo estuvo tranquilo esta semana.",
+            "¿Podemos repasar el ejercicio de respiración?",
+        ],
         "social": [
             "Le escribí a una amiga y quizá nos veamos.",
             "Hace días que no hablo con nadie.",
@@ -359,6 +381,13 @@ BANK: dict[str, dict] = {
             "Je suis allé marcher deux fois cette semaine, ça m'a aidé.",
             "J'ai eu quelques journées correctes.",
             "Je crois que je dors un peu mieux.",
+        ],
+        "daily": [
+            "J'ai cuisiné un vrai repas ce soir, ça faisait longtemps.",
+            "J'ai essayé de noter mes pensées lundi, comme on avait dit.",
+            "Ma sœur est passée samedi et on a regardé un film.",
+            "Le travail était calme cette semaine.",
+            "On peut revoir l'exercice de respiration ?",
         ],
         "social": [
             "J'ai écrit à une amie, on va peut-être se voir.",
@@ -458,10 +487,12 @@ def session_turns(
         roll = rng.random()
         if roll < idiom_rate:
             return _pick(bank["idiom"], rng)
-        if roll < 0.25:
+        if roll < 0.2:
             noun = _pick(bank["stressor"][_pick(persona.stressors, rng)], rng)
             return _pick(bank["stressor_line"], rng).replace("{s}", noun)
-        if roll < 0.35 + (0.15 if improving else 0.0):
+        if roll < 0.45:
+            return _pick(bank["daily"], rng)
+        if roll < 0.55 + (0.15 if improving else 0.0):
             return _pick(bank["progress" if improving else "social"], rng)
         topic, level = topics[int(rng.choice(len(topics), p=weights / weights.sum()))]
         return _pick(bank[topic][level], rng)

@@ -47,6 +47,9 @@ def summarize(
     flagged_turns = turns[turns["flagged"]]
     p1_50, p1_95 = _quantiles(latency["pass1_ms"])
     p2_50, p2_95 = _quantiles(latency.loc[latency["flagged"], "pass2_ms"])
+    diff = (latency["message_score"] - latency["simulated_message_score"]).abs().dropna()
+    diff_mean = float(diff.mean()) if len(diff) else None
+    diff_max = float(diff.max()) if len(diff) else None
     pipe1 = _quantiles(turns["pass1_ms"])
     pipe2 = _quantiles(flagged_turns["pass2_ms"])
     escalated = turns[turns["escalated"]].drop_duplicates("session_id")
@@ -89,7 +92,12 @@ def summarize(
             "pass2_p50": p2_50,
             "pass2_p95": p2_95,
         },
-        "latency_sample": {"turns": len(latency), "flagged": int(latency["flagged"].sum())},
+        "latency_sample": {
+            "turns": len(latency),
+            "flagged": int(latency["flagged"].sum()),
+            # batched embeddings quantize int8 activations per batch: scores are near, not equal
+            "message_score_abs_diff_vs_simulation": {"mean": diff_mean, "max": diff_max},
+        },
         "latency_ms_pipeline": {
             "pass1_p50": pipe1[0],
             "pass1_p95": pipe1[1],

@@ -150,6 +150,7 @@ def _turn_record(
         "draft_reply": draft,
         "flagged": bool(decision.flagged),
         "score": float(decision.score),
+        "message_score": float(decision.signals["message"]),
         "pass2": decision.pass2,
         "action": decision.action,
         "reply": decision.reply,
@@ -231,7 +232,11 @@ def batched_embeddings(guard, texts: list[str], batch_size: int) -> Iterator[Pre
 
 
 def measure_latency(guard, specs: list[SessionSpec], n: int, draft_reply: str, seed: int):
-    """Per-turn latencies of the unbatched path on ``n`` random turns (nothing is queued)."""
+    """Per-turn latencies of the unbatched path on ``n`` random turns (nothing is queued).
+
+    Each turn runs in a fresh session, so its message score can be compared with the score
+    the same text got in the (batched) simulation.
+    """
     turns = [(s, t) for s in specs for t in s.turns]
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(turns), size=min(n, len(turns)), replace=False)
@@ -246,6 +251,8 @@ def measure_latency(guard, specs: list[SessionSpec], n: int, draft_reply: str, s
             decision = guard.check_turn(state, text, canned_draft(spec, draft_reply))
             records.append(
                 {
+                    "user_message": text,
+                    "message_score": float(decision.signals["message"]),
                     "flagged": bool(decision.flagged),
                     "pass1_ms": float(decision.latency_ms["pass1"]),
                     "pass2_ms": float(decision.latency_ms["pass2"]) if decision.flagged else None,
@@ -253,7 +260,8 @@ def measure_latency(guard, specs: list[SessionSpec], n: int, draft_reply: str, s
             )
     finally:
         guard.review_queue = queue
-    return pd.DataFrame.from_records(records, columns=["flagged", "pass1_ms", "pass2_ms"])
+    columns = ["user_message", "message_score", "flagged", "pass1_ms", "pass2_ms"]
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def user_model_prompt(spec: SessionSpec) -> str:
@@ -431,4 +439,6 @@ def simulate_sessions(
     turns = pd.DataFrame.from_records(records)
     turns = turns.assign(_order=turns["session_id"].map(order)).sort_values(["_order", "turn"])
     turns = turns.drop(columns="_order").reset_index(drop=True)
+    simulated = turns.drop_duplicates("user_message").set_index("user_message")["message_score"]
+    latency["simulated_message_score"] = latency["user_message"].map(simulated)
     return sessions_table(specs, turns), turns, latency

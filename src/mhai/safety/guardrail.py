@@ -115,6 +115,7 @@ class Guardrail:
         esc = cfg["escalation"]
         resources = load_resources(resolve_path(esc["resources"]), esc["max_age_days"])
         queue = ReviewQueue(review_queue) if review_queue is not None else None
+        classifier.score_message("warm-up")  # first-call set-up cost stays out of turn latency
         return cls(classifier, verifier, resources, cfg, queue)
 
     @property

@@ -135,8 +135,9 @@ def rate_conversation(persona: dict[str, Any], replies: list[str], escalated: li
 def run_personas(guardrail, model, tokenizer, cfg: dict[str, Any], seed: int):
     """Hold every persona's scripted conversation with and without the guardrail.
 
-    Identical conversation prefixes are generated once (the arms only diverge after the
-    guardrail changes a reply). Returns ``(ratings, transcripts)`` DataFrames.
+    The GM sees the last ``context_turns`` user turns with the replies between them.
+    Identical contexts are generated once (the arms only diverge after the guardrail changes
+    a reply). Returns ``(ratings, transcripts)`` DataFrames.
     """
     from mhai.train.generate import generate
 
@@ -152,7 +153,8 @@ def run_personas(guardrail, model, tokenizer, cfg: dict[str, Any], seed: int):
         for p in personas:
             for arm in ARMS:
                 convs[(p["id"], arm)].append({"role": "user", "content": p["turns"][t]})
-        unique = list(dict.fromkeys(json.dumps(c) for c in convs.values()))
+        keep = 2 * cfg["context_turns"] - 1  # the new user turn and the exchanges before it
+        unique = list(dict.fromkeys(json.dumps(c[-keep:]) for c in convs.values()))
         drafts = dict(
             zip(
                 unique,
@@ -172,7 +174,7 @@ def run_personas(guardrail, model, tokenizer, cfg: dict[str, Any], seed: int):
         for p in personas:
             for arm in ARMS:
                 conv = convs[(p["id"], arm)]
-                draft = drafts[json.dumps(conv)]
+                draft = drafts[json.dumps(conv[-keep:])]
                 if arm == "with_guardrail":
                     d = guardrail.check_turn(states[p["id"]], p["turns"][t], draft)
                     reply, flagged, escalated = d.reply or draft, d.flagged, d.escalated
@@ -240,7 +242,8 @@ def personas_figure(ratings: pd.DataFrame):
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of persona conversations")
     axes[0].invert_yaxis()
-    axes[1].legend(loc="lower right", fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(RATINGS), fontsize=8)
     fig.suptitle("VERA-MH-style persona ratings (rubric judge)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mhai.safety.classifier import EMBEDDING_DIR, Pass1Classifier, embed_corpus, fit_classifier
+from mhai.safety.classifier import (
+    EMBEDDING_DIR,
+    Pass1Classifier,
+    choose_threshold,
+    embed_corpus,
+    fit_classifier,
+)
 from mhai.safety.corpus import add_data_stage, generate_corpus, load_ood_posts, training_units
 from mhai.safety.encoder import SentenceEncoder
 from mhai.safety.finetune import finetune_encoder
@@ -206,6 +212,27 @@ def evaluate_stage(
     per_session = turns.groupby("session_id").agg(
         risk=("risk_session", "first"), flagged=("flagged", "any"), escalated=("escalated", "any")
     )
+    calib = corpus[(corpus["split"] == "calib") & (corpus["source"] == "generated")]
+    calib_scores = clf.score_texts(calib["text"].tolist())
+    points = []
+    for target in (0.8, 0.9, 0.95, 0.98, 0.99):
+        threshold, _ = choose_threshold(
+            calib_scores,
+            calib["label"].to_numpy(),
+            target,
+            cfg["calibration"]["cost_ratio"],
+            cfg["calibration"]["prevalence"],
+            cfg["calibration"]["recall_confidence"],
+        )
+        at = binary_metrics(scores, labels, threshold)
+        points.append(
+            {
+                "target_recall": target,
+                "threshold": threshold,
+                "recall": at["recall"],
+                "fpr": at["fpr"],
+            }
+        )
     check = score_check_posts(clf)
     check_metrics = binary_metrics(
         check["score"].to_numpy(), check["label"].to_numpy(), clf.threshold
@@ -229,6 +256,7 @@ def evaluate_stage(
         "check_posts": {
             k: check_metrics[k] for k in ("recall", "fpr", "roc_auc", "tp", "fn", "fp", "tn")
         },
+        "operating_points": points,
     }
     if isinstance(guard.verifier, FinetunedVerifier):
         evaluation["verifier"] = verifier_metrics(guard.verifier, corpus, cfg, seed)

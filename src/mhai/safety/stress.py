@@ -127,13 +127,14 @@ def stress_figure(summary: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, arm in enumerate(ARMS):
         d = summary[summary["arm"] == arm].set_index("condition").reindex(conditions)
-        err = np.vstack([d["rate"] - d["ci_low"], d["ci_high"] - d["rate"]])
+        err = np.clip(np.vstack([d["rate"] - d["ci_low"], d["ci_high"] - d["rate"]]), 0, None)
         ax.bar(
             x + (i - 0.5) * 0.38, d["rate"], 0.38, yerr=err, capsize=3, label=arm.replace("_", " ")
         )
     ax.set_xticks(x, [c.replace("_", " ") for c in conditions], rotation=20)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.25)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("appropriate responses")
     ax.set_title("Stress test: appropriate-response rate (Wilson 95% CI)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", ncol=2)
     return fig

@@ -59,11 +59,19 @@ def _ids(value) -> list[int]:
 
 
 def score_completions(
-    model, tokenizer, prompts, completions, *, max_length: int, batch_size: int
+    model,
+    tokenizer,
+    prompts,
+    completions,
+    *,
+    max_length: int,
+    batch_size: int,
+    desc: str = "score",
 ) -> SequenceScores:
     """Summed log-probabilities of each completion given its prompt (no gradients)."""
     import torch
     import torch.nn.functional as F
+    from tqdm.auto import tqdm
 
     encoded = [
         encode(tokenizer, p, c, max_length) for p, c in zip(prompts, completions, strict=True)
@@ -72,7 +80,7 @@ def score_completions(
     logps, counts = [], []
     model.eval()
     device = next(model.parameters()).device
-    for start in range(0, len(encoded), batch_size):
+    for start in tqdm(range(0, len(encoded), batch_size), desc=desc, unit="batch"):
         batch = encoded[start : start + batch_size]
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -119,6 +127,7 @@ def evaluate_model(
     max_length: int,
     batch_size: int,
     normalise: str = "mean",
+    label: str = "model",
 ) -> tuple[dict[str, float], dict[str, SequenceScores]]:
     """All held-out metrics of one model, plus the raw pair scores (for DPO rewards)."""
     lm = score_completions(
@@ -128,6 +137,7 @@ def evaluate_model(
         [r["completion"] for r in sft_rows],
         max_length=max_length,
         batch_size=batch_size,
+        desc=f"{label}: held-out replies",
     )
     prompts = [p["prompt"] for p in pairs]
     scores = {
@@ -138,6 +148,7 @@ def evaluate_model(
             [p[side] for p in pairs],
             max_length=max_length,
             batch_size=batch_size,
+            desc=f"{label}: {side}",
         )
         for side in ("chosen", "rejected")
     }
@@ -192,26 +203,21 @@ def evaluate_steps(
         model = model.to("cuda")
     names = list(adapters)
     if not names:
-        metrics, _ = evaluate_model(
-            model,
-            tokenizer,
-            sft_rows,
-            pairs,
-            max_length=max_length,
-            batch_size=batch_size,
-            normalise=normalise,
-        )
-        return {"base": metrics}
+        raise ValueError("evaluate_steps needs at least one adapter (e.g. sft)")
     model = PeftModel.from_pretrained(model, adapters[names[0]], adapter_name=names[0])
     for name in names[1:]:
         model.load_adapter(adapters[name], adapter_name=name)
     kwargs = {"max_length": max_length, "batch_size": batch_size, "normalise": normalise}
     results: dict[str, dict[str, float]] = {}
     with model.disable_adapter():
-        results["base"], previous = evaluate_model(model, tokenizer, sft_rows, pairs, **kwargs)
+        results["base"], previous = evaluate_model(
+            model, tokenizer, sft_rows, pairs, label="base", **kwargs
+        )
     for name in names:
         model.set_adapter(name)
-        results[name], scores = evaluate_model(model, tokenizer, sft_rows, pairs, **kwargs)
+        results[name], scores = evaluate_model(
+            model, tokenizer, sft_rows, pairs, label=name, **kwargs
+        )
         if betas and name in betas:
             results[name].update(dpo_reward_metrics(scores, previous, betas[name]))
         previous = scores

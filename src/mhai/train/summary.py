@@ -105,17 +105,16 @@ def _series(history: list[dict], key: str) -> tuple[list[int], list[float]]:
 def training_curves(
     model: str, histories: dict[str, list[dict]], metrics: dict[str, dict[str, float]]
 ):
-    """Figure: SFT and DPO loss by step (train and held-out), DPO reward accuracy by step."""
+    """Figure: SFT and DPO loss by step (train, held-out); DPO's held-out reward accuracy and
+    margin by step; held-out log-prob preference accuracy and margin of base, SFT and DPO."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, steps, title in (
-        (axes[0], ["sft"], "SFT loss"),
-        (axes[1], [s for s in histories if s != "sft"], "DPO loss"),
-    ):
+    dpo_steps = [s for s in histories if s != "sft"]
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    for ax, steps, title in ((axes[0], ["sft"], "SFT loss"), (axes[1], dpo_steps, "DPO loss")):
         for step in steps:
             for key, style in (("loss", "-"), ("eval_loss", "o--")):
                 x, y = _series(histories[step], key)
@@ -124,16 +123,30 @@ def training_curves(
         ax.set(title=title, xlabel="step", ylabel="loss")
         ax.legend(fontsize=8)
     ax = axes[2]
-    for step in (s for s in histories if s != "sft"):
+    margin_ax = ax.twinx()
+    for i, step in enumerate(dpo_steps):
         x, y = _series(histories[step], "eval_rewards/accuracies")
-        if x:
-            ax.plot(x, y, "o-", label=f"{step} reward acc. (held-out)")
-    for i, (step, values) in enumerate(metrics.items()):
-        ax.axhline(
-            values["pref_accuracy"], color=f"C{i + 3}", ls=":", label=f"{step} log-prob pref. acc."
+        ax.plot(x, y, "o-", color=f"C{i}", label=f"{step} accuracy")
+        x, y = _series(histories[step], "eval_rewards/margins")
+        margin_ax.plot(x, y, "s--", color=f"C{i + 2}", label=f"{step} margin")
+    ax.set(title="DPO reward on held-out pairs", xlabel="step", ylabel="accuracy", ylim=(0, 1.05))
+    margin_ax.set_ylabel("margin (beta x log-ratio)")
+    handles = ax.get_legend_handles_labels()
+    more = margin_ax.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=8, loc="lower right")
+    ax = axes[3]
+    names = list(metrics)
+    accuracy = [metrics[n]["pref_accuracy"] for n in names]
+    bars = ax.bar(names, accuracy, color=[f"C{i}" for i in range(len(names))])
+    for bar, name in zip(bars, names, strict=True):
+        ax.annotate(
+            f"{bar.get_height():.2f}\nmargin {metrics[name]['reward_margin']:.2f}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
         )
-    ax.set(title="Preference accuracy", xlabel="DPO step", ylabel="accuracy", ylim=(0, 1.05))
-    ax.legend(fontsize=7)
+    ax.set(title="Held-out preference accuracy", ylabel="accuracy (log-prob)", ylim=(0, 1.25))
     fig.suptitle(f"{model.upper()} training")
     fig.tight_layout()
     return fig
