@@ -52,7 +52,12 @@ def run_snakemake(repo: Path, workdir: Path, *args: str, check: bool = True):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """The whole DAG on tests/config/tiny.yaml, once per test session; returns its workdir."""
-    workdir = tmp_path_factory.mktemp("tiny_run")
+    """The whole DAG on tests/config/tiny.yaml, once per test session; returns its workdir.
+
+    Set MHAI_TINY_RUN=<dir> to keep the run between sessions (only outdated jobs rerun).
+    """
+    kept = os.environ.get("MHAI_TINY_RUN")
+    workdir = Path(kept) if kept else tmp_path_factory.mktemp("tiny_run")
+    workdir.mkdir(parents=True, exist_ok=True)
     run_snakemake(REPO, workdir, "--configfile", str(REPO / "tests" / "config" / "tiny.yaml"))
     return workdir

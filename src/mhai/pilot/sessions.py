@@ -103,14 +103,16 @@ def build_sessions(cohort: Cohort, cfg: dict, seed: int) -> list[SessionSpec]:
         crisis = None
         if s_rng.random() < min(1.0, p_crisis):
             crisis = CRISIS_CATEGORIES[int(s_rng.choice(len(shares), p=shares / shares.sum()))]
-        n_turns = int(np.clip(round(row.user_words / cfg["words_per_turn"]), 1, cfg["max_turns"]))
+        # long sessions are simulated as an excerpt of at most max_turns turns
+        words = min(row.user_words, cfg["max_turns"] * cfg["words_per_turn"])
+        n_turns = int(np.clip(round(words / cfg["words_per_turn"]), 1, cfg["max_turns"]))
         turns = session_turns(
             persona,
             phq_now,
             gad_now,
             base,
             n_turns,
-            row.user_words,
+            words,
             crisis,
             cfg["idiom_rate"],
             s_rng,
