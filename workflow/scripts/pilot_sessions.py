@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import torch
+
 from mhai.logs import setup_script_logging
 from mhai.models import load_causal_lm, load_tokenizer
 from mhai.pilot import figures
@@ -16,6 +18,7 @@ from mhai.tracking import stage_run
 
 smk = snakemake  # noqa: F821
 log = setup_script_logging(smk)
+torch.set_num_threads(smk.threads)
 cfg = smk.params.sessions
 cohort = read_cohort(smk.input.cohort)
 queue = Path(smk.output.review_queue)

@@ -82,17 +82,13 @@ def build_sessions(cohort: Cohort, cfg: dict, seed: int) -> list[SessionSpec]:
     crisis_cfg = cfg["crisis"]
     shares = np.array([crisis_cfg["category_shares"][c] for c in CRISIS_CATEGORIES], float)
     plan = cohort.session_plan
-    phq = states["phq9_expected"].reindex(
-        list(zip(plan["participant_id"], plan["week"], strict=True))
-    )
-    gad = states["gad7_expected"].reindex(
-        list(zip(plan["participant_id"], plan["week"], strict=True))
-    )
+    keys = pd.MultiIndex.from_arrays([plan["participant_id"], plan["week"]])
+    now = states.reindex(keys)[["phq9_expected", "gad7_expected"]].to_numpy(float)
     specs = []
     for i, row in enumerate(plan.itertuples(index=False)):
         persona = personas[row.participant_id]
         s_rng = np.random.default_rng([seed, i])
-        phq_now, gad_now = float(phq.iloc[i]), float(gad.iloc[i])
+        phq_now, gad_now = float(now[i, 0]), float(now[i, 1])
         base = float(baseline[row.participant_id])
         relative = float(np.clip(phq_now / max(base, 1.0), 0.2, 2.0))
         p_crisis = (
@@ -320,7 +316,6 @@ def run_llm_sessions(
     shown: list[list[str]] = [[] for _ in specs]
     records = []
     common = {
-        "seed": seed,
         "batch_size": llm["batch_size"],
         "do_sample": True,
         "temperature": llm["temperature"],
@@ -335,7 +330,8 @@ def run_llm_sessions(
                 *user_lm,
                 prompts,
                 max_new_tokens=llm["user_max_new_tokens"],
-                **{**common, "seed": seed + t},
+                seed=seed + t,
+                **common,
             )
             for u, text in zip(users, new, strict=True):
                 u.append(text.strip() or "...")
@@ -351,7 +347,8 @@ def run_llm_sessions(
             *gm,
             conversations,
             max_new_tokens=llm["max_new_tokens"],
-            **{**common, "seed": seed + 100 + t},
+            seed=seed + 100 + t,
+            **common,
         )
         for i, (spec, state, draft) in enumerate(zip(specs, states, drafts, strict=True)):
             decision = guard.check_turn(state, users[i][-1], draft)
