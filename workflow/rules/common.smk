@@ -82,5 +82,7 @@ def analysis_trial_tables():
 def analysis_safety_ops():
     """The pilot's safety_ops.json when the analysis reads the simulated trial; a real export
     has none (flag counts then come from its sessions table)."""
-    simulated = os.path.normpath(config["pilot"]["trial_source"]) == "results/pilot/trial"
+    simulated = (
+        os.path.normpath(config["pilot"]["trial_source"]) == "results/pilot/trial"
+    )
     return ["results/pilot/safety_ops.json"] if simulated else []

@@ -9,10 +9,10 @@ rule prepare_base_model:
         log_path("models", "prepare_base_model"),
     benchmark:
         bench_path("models", "prepare_base_model")
-    resources:
-        mem_mb=4000,
     conda:
         "../envs/mhai.yaml"
+    resources:
+        mem_mb=4000,
     params:
         base_lm=config["models"]["base_lm"],
         embedding=config["models"]["embedding"],
