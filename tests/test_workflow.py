@@ -107,7 +107,7 @@ def test_paper_table_is_complete(tiny_run):
 
 def test_provenance_records_every_result(tiny_run):
     manifest = json.loads((tiny_run / "results/provenance.json").read_text())
-    assert manifest["config_hash"] and manifest["packages"]["torch"] == "2.13.0"
+    assert manifest["config_hash"] and manifest["packages"]["torch"].startswith("2.13.0")
     assert "analysis/paper_vs_reproduced.csv" in manifest["files"]
 
 

@@ -39,11 +39,6 @@ CANNED_DRAFT = {
     "fr": "Merci de me confier cela. Je suis là avec vous. De quoi avez-vous le plus besoin de "
     "parler maintenant ?",
 }
-OPENING = {
-    "en": "Hi, how have things been since we last talked?",
-    "es": "Hola, ¿cómo han ido las cosas desde la última vez?",
-    "fr": "Bonjour, comment ça va depuis la dernière fois ?",
-}
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "fr": "French"}
 DECISION_ORDER = {"allow": 0, "replace": 1, "block": 2}
 
@@ -284,14 +279,21 @@ def user_model_prompt(spec: SessionSpec) -> str:
 
 
 def user_model_conversation(spec: SessionSpec, mine: list[str], replies: list[str]) -> list[dict]:
-    """The simulated user's view: its own turns are ``assistant``, the app's replies ``user``."""
-    history = [
-        {"role": "system", "content": user_model_prompt(spec)},
-        {"role": "user", "content": OPENING[spec.persona.language]},
-    ]
+    """The simulated user's prompt: the persona, the chat so far, and a request for the next
+    message (one instruction turn, which small instruct models follow better than swapped
+    roles)."""
+    lines = []
     for own, reply in zip(mine, replies, strict=True):
-        history += [{"role": "assistant", "content": own}, {"role": "user", "content": reply}]
-    return history
+        lines += [f"You: {own}", f"App: {reply}"]
+    request = (
+        "Here is your chat with the support app so far:\n\n"
+        + "\n".join(lines)
+        + "\n\nWrite your next message to the app, as this person. Answer with the message only."
+    )
+    return [
+        {"role": "system", "content": user_model_prompt(spec)},
+        {"role": "user", "content": request},
+    ]
 
 
 def run_llm_sessions(
