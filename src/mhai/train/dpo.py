@@ -14,7 +14,6 @@ from pathlib import Path
 
 from mhai.train import chatdata, runner
 from mhai.train.recipes import Recipe, RecipeError, trainer_config
-from mhai.train.sft import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def train_dpo(
     seed: int,
     report_to: list[str],
     run_name: str,
-) -> TrainResult:
+) -> runner.TrainResult:
     """Train the adapter in ``init_adapter`` with DPO; resumes from ``work_dir`` checkpoints."""
     from trl import DPOTrainer
 
@@ -101,18 +100,6 @@ def train_dpo(
         eval_dataset=held_out,
         processing_class=tokenizer,
     )
-    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    if held_out is not None and not runner.evaluated_at(trainer.state):
-        trainer.evaluate()
-    if trainer.is_world_process_zero():
-        runner.save_adapter(trainer.model, tokenizer, adapter_out)
-    return TrainResult(
-        history=trainer.state.log_history,
-        resumed_from_step=runner.step_of(checkpoint),
-        global_step=trainer.state.global_step,
-        train_rows=len(train),
-        eval_rows=len(held_out or []),
-        dropped=dropped,
-        tokens_seen=int(trainer.state.num_input_tokens_seen),
-        train_runtime=float(output.metrics.get("train_runtime", 0.0)),
+    return runner.run_trainer(
+        trainer, checkpoint, tokenizer, adapter_out, train=train, held_out=held_out, dropped=dropped
     )

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,43 @@ def save_adapter(model, tokenizer, out_dir: str | Path) -> Path:
     model.save_pretrained(out_dir, selected_adapters=["default"])
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+@dataclass
+class TrainResult:
+    """What a training run did: its log history, where it resumed from, rows used and dropped."""
+
+    history: list[dict]
+    resumed_from_step: int | None
+    global_step: int
+    train_rows: int
+    eval_rows: int
+    dropped: list[str]
+    tokens_seen: int
+    train_runtime: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def run_trainer(trainer, checkpoint, tokenizer, adapter_out, *, train, held_out, dropped):
+    """Train (resuming from ``checkpoint``), evaluate once if the last step did not, save the
+    adapter on the main process and summarise the run; shared by SFT and DPO."""
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if held_out is not None and not evaluated_at(trainer.state):
+        trainer.evaluate()
+    if trainer.is_world_process_zero():
+        save_adapter(trainer.model, tokenizer, adapter_out)
+    return TrainResult(
+        history=trainer.state.log_history,
+        resumed_from_step=step_of(checkpoint),
+        global_step=trainer.state.global_step,
+        train_rows=len(train),
+        eval_rows=len(held_out or []),
+        dropped=dropped,
+        tokens_seen=int(trainer.state.num_input_tokens_seen),
+        train_runtime=float(output.metrics.get("train_runtime", 0.0)),
+    )
 
 
 def write_json(payload: dict, path: str | Path) -> Path:

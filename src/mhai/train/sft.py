@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from mhai.train import chatdata, runner
 from mhai.train.recipes import Recipe, lora_config, trainer_config
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainResult:
-    """What a training run did: its log history, where it resumed from, rows used and dropped."""
-
-    history: list[dict]
-    resumed_from_step: int | None
-    global_step: int
-    train_rows: int
-    eval_rows: int
-    dropped: list[str]
-    tokens_seen: int
-    train_runtime: float
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def prepare_sft_data(recipe: Recipe, tokenizer, data_path: str | Path):
@@ -89,7 +71,7 @@ def train_sft(
     seed: int,
     report_to: list[str],
     run_name: str,
-) -> TrainResult:
+) -> runner.TrainResult:
     """Train an SFT LoRA adapter, resuming from the last checkpoint in ``work_dir`` if any."""
     from mhai.models import load_tokenizer
 
@@ -112,18 +94,6 @@ def train_sft(
         report_to=report_to,
         run_name=run_name,
     )
-    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    if held_out is not None and not runner.evaluated_at(trainer.state):
-        trainer.evaluate()
-    if trainer.is_world_process_zero():
-        runner.save_adapter(trainer.model, tokenizer, adapter_out)
-    return TrainResult(
-        history=trainer.state.log_history,
-        resumed_from_step=runner.step_of(checkpoint),
-        global_step=trainer.state.global_step,
-        train_rows=len(train),
-        eval_rows=len(held_out or []),
-        dropped=dropped,
-        tokens_seen=int(trainer.state.num_input_tokens_seen),
-        train_runtime=float(output.metrics.get("train_runtime", 0.0)),
+    return runner.run_trainer(
+        trainer, checkpoint, tokenizer, adapter_out, train=train, held_out=held_out, dropped=dropped
     )
