@@ -376,11 +376,7 @@ class Preparer:
                 {
                     "id": f"{thread}:{chosen.id}>{rejected.id}",
                     **base,
-                    "prompt": [{"role": "user", "content": prompt}],
-                    "chosen": [{"role": "assistant", "content": chosen.body}],
-                    "rejected": [{"role": "assistant", "content": rejected.body}],
-                    "score_chosen": chosen.score,
-                    "score_rejected": rejected.score,
+                    **_preference(prompt, chosen, rejected),
                 },
             )
             hist["margin_gm"].add(chosen.score - rejected.score)
@@ -406,11 +402,7 @@ class Preparer:
                     "id": f"{thread}:{best.id}>{draft.id}",
                     **base,
                     **extra,
-                    "prompt": [{"role": "user", "content": user}],
-                    "chosen": [{"role": "assistant", "content": best.body}],
-                    "rejected": [{"role": "assistant", "content": draft.body}],
-                    "score_chosen": best.score,
-                    "score_rejected": draft.score,
+                    **_preference(user, best, draft),
                 },
             )
             hist["margin_im"].add(best.score - draft.score)
@@ -532,6 +524,17 @@ class Preparer:
 
 def _chat(user: str, assistant: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+
+
+def _preference(user: str, chosen, rejected) -> dict[str, Any]:
+    """The trl conversational preference fields of a DPO row (plus both vote scores)."""
+    return {
+        "prompt": [{"role": "user", "content": user}],
+        "chosen": [{"role": "assistant", "content": chosen.body}],
+        "rejected": [{"role": "assistant", "content": rejected.body}],
+        "score_chosen": chosen.score,
+        "score_rejected": rejected.score,
+    }
 
 
 def prepare(
