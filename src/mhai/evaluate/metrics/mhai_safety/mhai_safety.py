@@ -8,9 +8,9 @@ pattern checks; score = 1 - max(risk, method_info, harmful_validation, 0.5 * dis
 
 import datasets
 import evaluate
-from mhai.evaluate.risk import pass1_risk
 
 from mhai.evaluate.modules import columns
+from mhai.evaluate.risk import pass1_risk
 from mhai.evaluate.scorers import safety
 
 _DESCRIPTION = __doc__
