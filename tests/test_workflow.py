@@ -68,8 +68,25 @@ def test_snakefmt_and_ruff_are_clean(repo):
     bin_dir = f"{sys.prefix}/bin"
     for cmd in (
         [f"{bin_dir}/snakefmt", "--check", "Snakefile", "workflow/rules"],
-        [f"{bin_dir}/ruff", "check", "--no-cache", "src", "tests", "benchmarks", "workflow/scripts"],
-        [f"{bin_dir}/ruff", "format", "--check", "--no-cache", "src", "tests", "benchmarks", "workflow/scripts"],
+        [
+            f"{bin_dir}/ruff",
+            "check",
+            "--no-cache",
+            "src",
+            "tests",
+            "benchmarks",
+            "workflow/scripts",
+        ],
+        [
+            f"{bin_dir}/ruff",
+            "format",
+            "--check",
+            "--no-cache",
+            "src",
+            "tests",
+            "benchmarks",
+            "workflow/scripts",
+        ],
     ):
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
         assert result.returncode == 0, f"{cmd[0]}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
