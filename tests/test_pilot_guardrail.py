@@ -13,7 +13,7 @@ from mhai.pilot.personas import Persona
 from mhai.pilot.safety_ops import summarize
 from mhai.pilot.sessions import (
     SessionSpec,
-    batched_embeddings,
+    cached_encoder,
     run_persona_sessions,
     simulate_sessions,
 )
@@ -68,8 +68,9 @@ def test_planted_crisis_session_is_flagged_and_escalated_in_the_participants_reg
     persona = Persona("P0042", "GB", "en", ("work",), 2)
     spec = SessionSpec("P0042-w03-s00", "P0042", 3, 12.0, persona, CRISIS_TURNS, crisis="direct")
     if batched:
-        with batched_embeddings(guard, CRISIS_TURNS, 8):
-            records = run_persona_sessions(guard, [spec], "canned")
+        with cached_encoder(guard) as cache:
+            cache.prefill(CRISIS_TURNS, 8)
+            records = run_persona_sessions(guard, [spec], "canned", cache.ms_per_text)
     else:
         records = run_persona_sessions(guard, [spec], "canned")
     last = records[-1]
@@ -80,25 +81,32 @@ def test_planted_crisis_session_is_flagged_and_escalated_in_the_participants_reg
     assert any(q["session_id"] == spec.session_id and q["escalated"] for q in queued)
 
 
-def test_batched_embeddings_feed_each_turn_its_own_embedding(safety, config):
-    cohort = simulate_cohort(config["pilot"]["cohort"], 6, 2)
+def test_the_encoder_memo_and_prefill_feed_each_turn_its_own_embedding(safety, config):
     from mhai.pilot.sessions import build_sessions
 
+    cohort = simulate_cohort(config["pilot"]["cohort"], 6, 2)
     specs = build_sessions(cohort, config["pilot"]["sessions"], 1)[:6]
     plain = run_persona_sessions(_guard(safety, None), specs, "canned")
-    guard = _guard(safety, None)
     texts = [t for s in specs for t in s.turns]
-    with batched_embeddings(guard, texts, 16) as cached:
-        batched = run_persona_sessions(guard, specs, "canned", cached.ms_per_text)
-    assert guard.classifier.encoder is not cached  # the guardrail's encoder is restored
-    flags = [(r["flagged"], r["pass2"]) for r in plain]
-    assert flags == [(r["flagged"], r["pass2"]) for r in batched]
+    guard = _guard(safety, None)
+    original = guard.classifier.encoder
+    with cached_encoder(guard) as cache:
+        assert guard.verifier.encoder is cache  # pass 2 reuses pass 1's embeddings
+        memo = run_persona_sessions(guard, specs, "canned")
+        assert set(texts) <= set(cache.cache)
+    with cached_encoder(guard) as cache:
+        cache.prefill(texts, 16)
+        batched = run_persona_sessions(guard, specs, "canned", cache.ms_per_text)
+    assert guard.classifier.encoder is original  # the guardrail's encoder is restored
+    decisions = [(r["flagged"], r["pass2"], r["score"]) for r in plain]
+    assert decisions == [(r["flagged"], r["pass2"], r["score"]) for r in memo]  # exact
     diffs = [abs(a["score"] - b["score"]) for a, b in zip(plain, batched, strict=True)]
     assert max(diffs) < 1e-4  # fp32 encoder: padding is masked, so batching changes nothing
+    assert all(b["pass1_ms"] >= cache.ms_per_text > 0 for b in batched)
 
 
 def test_simulated_sessions_make_valid_tables_and_a_safety_summary(safety, config, tmp_path):
-    cohort = simulate_cohort(config["pilot"]["cohort"], 3, 5)
+    cohort = simulate_cohort(config["pilot"]["cohort"], 2, 5)
     cfg = copy.deepcopy(config["pilot"]["sessions"])
     cfg["latency_sample"] = 10
     queue = tmp_path / "queue.jsonl"

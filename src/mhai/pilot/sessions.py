@@ -7,10 +7,10 @@ language. Every user turn goes through ``Guardrail.check_turn`` (pass 1 on each 
 when pass 1 flags). Most sessions pass a fixed, persona-neutral *canned* draft reply in the
 participant's language (or ``None`` with ``draft_reply: none``) as the reply that pass 2 reads;
 ``llm.sessions`` randomly chosen sessions instead get GM-generated drafts and an LLM-simulated
-user (a causal LM prompted as the persona), turn by turn. Persona turns are embedded ahead in
-batches with the guardrail's own encoder (:class:`PrecomputedEncoder`), so pass 1 runs at batch
-speed while every turn still goes through ``check_turn`` in order; a random sample of turns also
-runs on the plain per-turn path to measure latency. Nothing here sets a flag rate: flags,
+user (a causal LM prompted as the persona), turn by turn. The guardrail's encoder is wrapped in
+a memo (:class:`CachedEncoder`: the verifier reuses the embedding pass 1 just made), optionally
+filled ahead in batches; a random sample of turns also runs on the plain per-turn path to
+measure latency. Nothing here sets a flag rate: flags,
 verifier decisions, escalations, the review queue and latencies are what the guardrail returns.
 """
 
@@ -162,7 +162,7 @@ def run_persona_sessions(
     """Every turn of the non-LLM sessions through ``guard.check_turn``; one record per turn.
 
     ``embed_ms`` (the amortized batch-embedding time per text) is added to each turn's pass-1
-    latency when the embeddings were computed ahead in batches.
+    latency when the embeddings were computed ahead in batches (0 otherwise).
     """
     records = []
     for spec in tqdm(specs, desc="sessions through the guardrail", mininterval=5):
@@ -181,40 +181,50 @@ def canned_draft(spec: SessionSpec, draft_reply: str) -> str | None:
     return CANNED_DRAFT[spec.persona.language] if draft_reply == "canned" else None
 
 
-class PrecomputedEncoder:
-    """The guardrail's sentence encoder with embeddings computed ahead, in batches.
+class CachedEncoder:
+    """The guardrail's sentence encoder with a memo: each distinct text is embedded once.
 
-    ``encode_one(text)`` (what pass 1 and the fine-tuned verifier call per turn) returns the
-    chunk embeddings that the wrapped encoder's batched ``encode`` produced for ``text`` (same
-    chunking); a text not seen before (an LLM turn) falls through to the wrapped encoder.
+    Pass 2 (the fine-tuned verifier) embeds the user message that pass 1 has just embedded, and
+    the canned draft is the same on every turn; ``encode_one`` serves repeats from the memo, so
+    every decision is exactly the per-turn path's. ``prefill`` embeds many texts ahead with the
+    wrapped encoder's batched ``encode`` (same chunking): faster on accelerators, but with int8
+    dynamic quantization on CPU activations are quantized per batch, so scores move slightly.
     """
 
-    def __init__(self, encoder, texts: list[str], batch_size: int):
+    def __init__(self, encoder):
         self.encoder = encoder
-        unique = list(dict.fromkeys(texts))
+        self.cache: dict[str, np.ndarray] = {}
+        self.ms_per_text = 0.0
+
+    def prefill(self, texts: list[str], batch_size: int) -> float:
+        """Embed ``texts`` in batches; returns the seconds it took."""
+        unique = [t for t in dict.fromkeys(texts) if t not in self.cache]
         start = time.perf_counter()
-        embeddings, owner = encoder.encode(unique, batch_size=batch_size, progress=True)
-        self.seconds = time.perf_counter() - start
-        self.ms_per_text = 1000 * self.seconds / max(1, len(unique))
+        embeddings, owner = self.encoder.encode(unique, batch_size=batch_size, progress=True)
+        seconds = time.perf_counter() - start
+        self.ms_per_text = 1000 * seconds / max(1, len(unique))
         bounds = np.flatnonzero(np.diff(owner)) + 1
-        self.cache = dict(zip(unique, np.split(embeddings, bounds), strict=True))
+        self.cache.update(zip(unique, np.split(embeddings, bounds), strict=True))
+        return seconds
 
     def encode_one(self, text: str) -> np.ndarray:
         hit = self.cache.get(text)
-        return hit if hit is not None else self.encoder.encode_one(text)
+        if hit is None:
+            hit = self.cache[text] = self.encoder.encode_one(text)
+        return hit
 
     def __getattr__(self, name):
         return getattr(self.encoder, name)
 
 
 @contextmanager
-def batched_embeddings(guard, texts: list[str], batch_size: int) -> Iterator[PrecomputedEncoder]:
-    """Serve the guardrail's per-turn embeddings (pass 1 and verifier) from one batched run."""
+def cached_encoder(guard) -> Iterator[CachedEncoder]:
+    """Give the guardrail's pass 1 and verifier one memoizing encoder for the duration."""
     encoder = guard.classifier.encoder
     users = [
         m for m in (guard.classifier, guard.verifier) if getattr(m, "encoder", None) is encoder
     ]
-    cached = PrecomputedEncoder(encoder, texts, batch_size)
+    cached = CachedEncoder(encoder)
     for model in users:
         model.encoder = cached
     try:
@@ -296,6 +306,13 @@ def user_model_conversation(spec: SessionSpec, mine: list[str], replies: list[st
     ]
 
 
+def _strip_speaker(text: str) -> str:
+    """Drop a transcript label ("You:") that a small model may echo before the message."""
+    text = text.strip()
+    head, sep, rest = text.partition(":")
+    return rest.strip() if sep and head.strip() in ("You", "Me") else text
+
+
 def run_llm_sessions(
     guard, specs: list[SessionSpec], gm, user_lm, cfg: dict, seed: int
 ) -> list[dict]:
@@ -336,7 +353,7 @@ def run_llm_sessions(
                 **common,
             )
             for u, text in zip(users, new, strict=True):
-                u.append(text.strip() or "...")
+                u.append(_strip_speaker(text) or "...")
         conversations = []
         for u, r in zip(users, shown, strict=True):
             conv = []
@@ -416,8 +433,9 @@ def simulate_sessions(
 
     Returns (sessions table, per-turn records, per-turn latency sample). ``gm`` and
     ``user_lm`` are ``(model, tokenizer)`` pairs for the LLM sessions; without them (or with
-    ``llm.sessions: 0``) every session uses the persona's turns. Persona turns are embedded
-    in batches first (``pass1_batch_size``; 0 = turn by turn), then checked turn by turn.
+    ``llm.sessions: 0``) every session uses the persona's turns. Turns are checked one by one
+    through a memoizing encoder (:class:`CachedEncoder`); with ``pass1_batch_size > 0`` the
+    persona turns are embedded ahead in batches of that size.
     """
     specs = build_sessions(cohort, cfg, seed)
     if gm is None or user_lm is None:
@@ -427,15 +445,14 @@ def simulate_sessions(
     llm_specs = [s for s in specs if s.llm]
     log.info("%d sessions (%d with LLM generation)", len(specs), len(llm_specs))
     latency = measure_latency(guard, persona, cfg["latency_sample"], cfg["draft_reply"], seed)
-    if cfg["pass1_batch_size"] > 0:
-        texts = [t for s in persona for t in s.turns]
-        texts += [d for d in (canned_draft(s, cfg["draft_reply"]) for s in persona) if d]
-        with batched_embeddings(guard, texts, cfg["pass1_batch_size"]) as cached:
-            log.info("embedded %d texts in %.1f s", len(cached.cache), cached.seconds)
-            records = run_persona_sessions(guard, persona, cfg["draft_reply"], cached.ms_per_text)
-    else:
-        records = run_persona_sessions(guard, persona, cfg["draft_reply"])
-    records += run_llm_sessions(guard, llm_specs, gm, user_lm, cfg, seed)
+    with cached_encoder(guard) as cache:
+        if cfg["pass1_batch_size"] > 0:
+            texts = [t for s in persona for t in s.turns]
+            texts += [d for d in (canned_draft(s, cfg["draft_reply"]) for s in persona) if d]
+            seconds = cache.prefill(texts, cfg["pass1_batch_size"])
+            log.info("embedded %d texts in batches in %.1f s", len(cache.cache), seconds)
+        records = run_persona_sessions(guard, persona, cfg["draft_reply"], cache.ms_per_text)
+        records += run_llm_sessions(guard, llm_specs, gm, user_lm, cfg, seed)
     order = {s.session_id: i for i, s in enumerate(specs)}
     turns = pd.DataFrame.from_records(records)
     turns = turns.assign(_order=turns["session_id"].map(order)).sort_values(["_order", "turn"])
