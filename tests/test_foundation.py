@@ -112,7 +112,7 @@ def test_offline_tracking_writes_run_files_and_figures(tmp_path):
     assert len(run_dirs) == 1
     media = run_dirs[0] / "files" / "media"
     assert list((media / "images" / "demo").glob("line_*.png"))
-    table = json.loads(next((media / "table" / "demo").glob("tbl_*.table.json")).read_text())
+    table = json.loads(next((media / "table" / "demo").glob("tbl_table_*.table.json")).read_text())
     assert table["data"] == [[1], [2]]
     assert next(run_dirs[0].glob("*.wandb")).stat().st_size > 0
     assert (group, job_type) == (run_group(config), "demo")
