@@ -47,6 +47,23 @@ def load_module(name: str):
     return evaluate.load(module_path(name), keep_in_memory=True)
 
 
+def measurement_info(description: str, inputs_description: str, references: bool):
+    """The ``evaluate.MeasurementInfo`` of an mhai module: string replies, optionally posts."""
+    import datasets
+    import evaluate
+
+    features = {"predictions": datasets.Value("string")}
+    if references:
+        features["references"] = datasets.Value("string")
+    return evaluate.MeasurementInfo(
+        module_type="measurement",
+        description=description,
+        citation="",
+        inputs_description=inputs_description,
+        features=datasets.Features(features),
+    )
+
+
 def columns(records: Iterable[dict]) -> dict[str, list]:
     """Per-reply result dicts -> one list per key, plus ``mean_score`` over non-NaN scores."""
     records = list(records)

@@ -6,10 +6,9 @@ specific = says when, how often or how long; score = 0.6 * min(steps, 2) / 2 + 0
 + 0.2 * specific.
 """
 
-import datasets
 import evaluate
 
-from mhai.evaluate.modules import columns
+from mhai.evaluate.modules import columns, measurement_info
 from mhai.evaluate.scorers import actionability
 
 _DESCRIPTION = __doc__
@@ -23,13 +22,7 @@ Returns:
 
 class MhaiActionability(evaluate.Measurement):
     def _info(self):
-        return evaluate.MeasurementInfo(
-            module_type="measurement",
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string")}),
-        )
+        return measurement_info(_DESCRIPTION, _KWARGS, references=False)
 
     def _compute(self, predictions):
         return columns(actionability(text) for text in predictions)

@@ -6,11 +6,10 @@ post and reply (given as `similarities`, or computed with the sentence-transform
 `embedder_dir`); score = mean(overlap, max(similarity, 0)), or overlap alone.
 """
 
-import datasets
 import evaluate
 
 from mhai.evaluate.linguistics import cosine_similarities
-from mhai.evaluate.modules import columns
+from mhai.evaluate.modules import columns, measurement_info
 from mhai.evaluate.scorers import connectedness
 from mhai.models import load_embedder
 
@@ -29,15 +28,7 @@ Returns:
 
 class MhaiConnectedness(evaluate.Measurement):
     def _info(self):
-        return evaluate.MeasurementInfo(
-            module_type="measurement",
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return measurement_info(_DESCRIPTION, _KWARGS, references=True)
 
     def _compute(self, predictions, references, similarities=None, embedder_dir=None, top_k=10):
         if similarities is None and embedder_dir is not None:

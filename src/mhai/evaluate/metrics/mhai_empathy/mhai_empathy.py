@@ -5,10 +5,9 @@ from phrase patterns; score = (ER + IP + EX) / 6, minus 0.5 for a dismissive rep
 at 0. References are the posts (exploration questions that pick up the post count as strong).
 """
 
-import datasets
 import evaluate
 
-from mhai.evaluate.modules import columns
+from mhai.evaluate.modules import columns, measurement_info
 from mhai.evaluate.scorers import empathy
 
 _DESCRIPTION = __doc__
@@ -24,15 +23,7 @@ Returns:
 
 class MhaiEmpathy(evaluate.Measurement):
     def _info(self):
-        return evaluate.MeasurementInfo(
-            module_type="measurement",
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return measurement_info(_DESCRIPTION, _KWARGS, references=True)
 
     def _compute(self, predictions, references):
         return columns(empathy(r, p) for r, p in zip(predictions, references, strict=True))

@@ -4,10 +4,10 @@ Method: see mhai.evaluate.judge. One forward pass per (post, reply); a softmax o
 of the option tokens "1".."5" gives p(k); rating = sum_k k p(k); score = (rating - 1) / 4.
 """
 
-import datasets
 import evaluate
 
 from mhai.evaluate.judge import cached_judge
+from mhai.evaluate.modules import measurement_info
 
 _DESCRIPTION = __doc__
 _KWARGS = """
@@ -24,15 +24,7 @@ Returns:
 
 class MhaiLlmJudge(evaluate.Measurement):
     def _info(self):
-        return evaluate.MeasurementInfo(
-            module_type="measurement",
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-        )
+        return measurement_info(_DESCRIPTION, _KWARGS, references=True)
 
     def _compute(self, predictions, references, dimension, model, batch_size=8):
         result = cached_judge(str(model)).score(references, predictions, dimension, batch_size)

@@ -4,10 +4,9 @@ Method: see mhai.evaluate.readability. The score is reading ease clipped to 0..1
 empty (fewer than min_words words) and dismissive replies score 0 and get no grade.
 """
 
-import datasets
 import evaluate
 
-from mhai.evaluate.modules import columns
+from mhai.evaluate.modules import columns, measurement_info
 from mhai.evaluate.readability import ensure_cmudict, readability
 
 _DESCRIPTION = __doc__
@@ -22,13 +21,7 @@ Returns:
 
 class MhaiReadability(evaluate.Measurement):
     def _info(self):
-        return evaluate.MeasurementInfo(
-            module_type="measurement",
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string")}),
-        )
+        return measurement_info(_DESCRIPTION, _KWARGS, references=False)
 
     def _download_and_prepare(self, dl_manager):
         ensure_cmudict()
