@@ -17,6 +17,7 @@ import argparse
 import io
 import json
 import math
+import os
 import platform
 import resource
 import subprocess
@@ -133,6 +134,7 @@ def main() -> None:
                 f"({corpus['compressed_mb']} MB .zst) in {corpus['generate_s']} s",
                 flush=True,
             )
+            load_before = os.getloadavg()
             child = subprocess.run(
                 [
                     sys.executable,
@@ -148,6 +150,9 @@ def main() -> None:
                 check=True,
             )
             result = {**corpus, **json.loads(child.stdout.strip().splitlines()[-1])}
+            result["load_average_before_after"] = [
+                [round(x, 2) for x in load] for load in (load_before, os.getloadavg())
+            ]
             runs.append(result)
             print(
                 f"  prep: {result['comments_per_s_per_core']:,} comments/s per core "
@@ -170,9 +175,11 @@ def main() -> None:
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "cpu_count": __import__("os").cpu_count(),
+            "cpu_count": os.cpu_count(),
         },
-        "note": "per core = comments / CPU seconds (user+sys) of the single-process prep",
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
+        "note": "per core = comments / CPU seconds (user+sys) of the single-process prep; "
+        "CPU time per row grows with the machine's load (shared cores and caches)",
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 DELETED_MARKERS = {"[deleted]": "deleted", "[removed]": "removed", "[deleted by user]": "deleted"}
 
 # Common English function words (closed-class words that carry little topic).
@@ -111,14 +113,157 @@ def text_reason(
     return None, words, wordset
 
 
-def dedupe_key(kind: str, words: list[str]) -> int:
-    """A fingerprint for exact-duplicate detection (case, spacing and punctuation ignored).
+def dedupe_key(kind: str, joined: str) -> int:
+    """A fingerprint for exact-duplicate detection of a text whose words joined by single
+    spaces are ``joined`` (so case, spacing and punctuation are ignored).
 
     Python's string hash: consistent within one run, which is all deduplication needs.
     """
-    return hash((kind, " ".join(words)))
+    return hash((kind, joined))
 
 
 def word_count(text: str) -> int:
     """Number of words, as the length filters count them."""
     return len(words_of(text.lower()))
+
+
+# -- the same checks for a batch of texts (the streaming prep's fast path) -----------------
+# ASCII texts are checked with numpy over one joined buffer: after lower-casing and mapping
+# punctuation to spaces (as words_of does), the word characters are [0-9a-z'] and every other
+# ASCII byte separates words. A word's key is its bytes (up to 16, as two little-endian 64-bit
+# numbers), so looking words up in the stopword and gate vocabularies is exact. Other texts
+# go through text_reason.
+_WORD_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz'"
+_KEY_CHARS = 16
+# bytes.translate table: ASCII letters lower-cased, other word characters kept, rest -> space
+_NORMAL = bytes(
+    ord(chr(b).lower()) if b < 128 and chr(b).lower() in _WORD_CHARS else ord(" ")
+    for b in range(256)
+)
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], np.uint64)
+_REASONS = np.array([None, "empty", "too_short", "too_long"], object)
+
+
+def _key(word: str) -> tuple[int, int] | None:
+    """The two 64-bit numbers of a word's bytes (None: a word the batch path never forms)."""
+    if len(word) > _KEY_CHARS or any(c not in _WORD_CHARS for c in word):
+        return None
+    raw = word.encode().ljust(_KEY_CHARS, b"\0")
+    return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
+
+
+class TextChecker:
+    """:func:`text_reason` for many texts at once, with what the prep needs of each text.
+
+    ``gates`` is the vocabulary later checks look for (de-identification and crisis-lexicon
+    gate words): a text's ``hits`` is the set of its words in ``gates``, which gives the same
+    gate decisions as the set of all its words.
+    """
+
+    SLOT_BITS = 16
+
+    def __init__(self, cfg: CleanConfig, gates: frozenset[str]):
+        self.cfg = cfg
+        self.gates = frozenset(gates)
+        vocab = sorted(ENGLISH_STOPWORDS) + sorted(self.gates - ENGLISH_STOPWORDS)
+        keyed = [(w, _key(w)) for w in vocab if _key(w) is not None]
+        self.words = [w for w, _ in keyed]
+        self.low = np.array([k[0] for _, k in keyed], np.uint64)
+        self.high = np.array([k[1] for _, k in keyed], np.uint64)
+        self.is_stop = np.array([w in ENGLISH_STOPWORDS for w in self.words])
+        self.is_gate = np.array([w in self.gates for w in self.words])
+        self.stop_column = np.cumsum(self.is_stop) - 1
+        self.n_stops = int(self.is_stop.sum())
+        # a hash table without collisions among the vocabulary (slot -> vocabulary index)
+        for seed in range(1, 1000):
+            mult = np.random.default_rng(seed).integers(1, 2**63, 2, dtype=np.uint64) | 1
+            slots = self._slots(self.low, self.high, mult)
+            if len(np.unique(slots)) == len(slots):
+                break
+        else:  # pragma: no cover - 1000 draws without a collision-free table
+            raise RuntimeError("TextChecker: no collision-free vocabulary table")
+        self.mult = mult
+        self.table = np.zeros(2**self.SLOT_BITS, np.intp)
+        self.table[slots] = np.arange(len(slots))
+
+    def _slots(self, low: np.ndarray, high: np.ndarray, mult: np.ndarray) -> np.ndarray:
+        return ((low * mult[0] + high * mult[1]) >> np.uint64(64 - self.SLOT_BITS)).astype(np.intp)
+
+    def check(
+        self, texts: list[str], min_words: int
+    ) -> tuple[list[str | None], list[int], list[str], list[frozenset[str]]]:
+        """Per text: drop reason (or None), word count, words joined by spaces (the dedupe
+        text) and gate hits, exactly as :func:`text_reason` and :func:`words_of` give them."""
+        original = texts
+        others = [i for i, text in enumerate(texts) if not text.isascii()]
+        if others:
+            texts = list(texts)
+            for i in others:
+                texts[i] = ""
+        reasons, counts, joined, hits = self._check_ascii(texts, min_words)
+        for i in others:  # checked one at a time
+            text = original[i]
+            reason, words, wordset = text_reason(text, text.lower(), min_words, self.cfg)
+            reasons[i], counts[i], joined[i] = reason, len(words), " ".join(words)
+            hits[i] = self.gates.intersection(wordset or words)
+        return reasons, counts, joined, hits
+
+    def _check_ascii(self, texts: list[str], min_words: int) -> tuple[list, list, list, list]:
+        cfg, n_rows = self.cfg, len(texts)
+        if not n_rows:
+            return [], [], [], []
+        size = sum(map(len, texts)) + n_rows
+        buf = np.zeros(size + _KEY_CHARS, np.uint8)  # zero padding for the last word's key
+        buf[: size - 1] = np.frombuffer("\n".join(texts).encode().translate(_NORMAL), np.uint8)
+        word = buf != ord(" ")
+        word[size - 1 :] = False
+        starts = np.flatnonzero(word[1:size] & ~word[: size - 1]) + 1
+        if word[0]:
+            starts = np.concatenate(([0], starts))
+        ends = np.flatnonzero(word[: size - 1] & ~word[1:size]) + 1
+        lens = ends - starts
+        row_at = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+        row = np.searchsorted(row_at, starts, side="right") - 1
+        n_words = np.bincount(row, minlength=n_rows)
+        # look words up by their bytes: 8-byte windows starting at each byte
+        windows = np.ndarray((size + 8,), np.uint64, buf, 0, (1,))
+        low = windows[starts] & _MASKS[np.minimum(lens, 8)]
+        high = np.zeros(len(starts), np.uint64)
+        long = np.flatnonzero(lens > 8)  # few words need their second 8 bytes
+        high[long] = windows[starts[long] + 8] & _MASKS[np.minimum(lens[long] - 8, 8)]
+        at = self.table[self._slots(low, high, self.mult)]
+        found = (self.low[at] == low) & (self.high[at] == high) & (lens <= _KEY_CHARS)
+        index = at[found]
+        stop = self.is_stop[index]
+        present = np.zeros((n_rows, max(self.n_stops, 1)), bool)
+        present[row[found][stop], self.stop_column[index[stop]]] = True
+        stops = present.sum(axis=1)
+        gate = self.is_gate[index]
+        gate_rows = row[found][gate]
+        gate_words = [self.words[i] for i in index[gate].tolist()]
+        # words joined by single spaces: word bytes plus the space before each later word
+        keep = word[:size]
+        later = starts[np.diff(row, prepend=-1) == 0]
+        keep[later - 1] = True
+        normal = buf[:size][keep].tobytes().decode()
+        row_len = np.bincount(row, weights=lens, minlength=n_rows).astype(np.intp)
+        bounds = np.concatenate(([0], np.cumsum(row_len + np.maximum(n_words - 1, 0)))).tolist()
+        joined = [normal[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        code = np.zeros(n_rows, np.intp)
+        code[n_words < min_words] = 2
+        code[n_words == 0] = 1
+        code[n_words > cfg.max_words] = 3
+        reasons = _REASONS[code].tolist()
+        counts = n_words.tolist()
+        # the stopword share over all words bounds the share over distinct words from below
+        unsure = (code == 0) & (n_words >= cfg.language_min_words)
+        unsure &= stops <= cfg.min_english_ratio * n_words + 1
+        for r in np.flatnonzero(unsure).tolist():
+            if int(stops[r]) / counts[r] < cfg.min_english_ratio:
+                reason, _, _ = text_reason(texts[r], texts[r].lower(), min_words, cfg)
+                reasons[r] = reason
+        hits = [frozenset()] * n_rows
+        cuts = np.searchsorted(gate_rows, np.arange(n_rows + 1)).tolist()
+        for r in np.unique(gate_rows).tolist():
+            hits[r] = frozenset(gate_words[cuts[r] : cuts[r + 1]])
+        return reasons, counts, joined, hits

@@ -88,6 +88,8 @@ GAZETTEER = re.compile(
     r"(?: [A-Z][a-z]+(?=[\s,.!?;:]|$))?\b"
 )
 _NAME_GATES = _MY_CUE_WORDS | _OTHER_CUE_WORDS | FIRST_NAMES | {"my"}
+# Every word a gate looks for: the ``words`` a caller passes need only hold these.
+GATE_WORDS = _STREET_WORDS | _NAME_GATES
 _NON_NAME_TEXT = (
     "I The A An And But So Not Just Really Very Is Was Has Had Who Which That This It He She "
     "They We You My Our Your His Her Their Me Him Them Always Never Still Too Also Even "
@@ -104,6 +106,19 @@ def _digit_count(text: str) -> int:
     if text.isascii():
         return len(text.encode().translate(None, _NON_DIGITS))
     return sum(map(text.count, DIGITS))
+
+
+# Digits -> "0" and letters -> "a" (the rest kept): one pass shows which gates below can open.
+_SHAPES = bytes.maketrans(
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0" * 10 + b"a" * 52
+)
+
+
+def _quiet(text: str, low: str) -> bool:
+    """True when an ASCII text opens none of the e-mail, handle, URL, user, address and phone
+    gates: no ``@``, ``/`` or digit, no ``www.`` and no dot before a letter."""
+    shape = text.encode().translate(_SHAPES)
+    return not (b"@" in shape or b"/" in shape or b"0" in shape or b".a" in shape or "www." in low)
 
 
 YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s*-\s*(?:19|20)\d\d")
@@ -139,13 +154,16 @@ class RegexDeidentifier:
     ) -> str:
         """Return ``text`` with PII replaced by typed placeholders.
 
-        ``low`` (``text.lower()``) and ``words`` (the set of ``clean.words_of(low)``) may be
-        passed when the caller already has them; they only serve as gates.
+        ``low`` (``text.lower()``) and ``words`` (the set of ``clean.words_of(low)``, or any
+        part of it that holds its words in :data:`GATE_WORDS`) may be passed when the caller
+        already has them; they only serve as gates.
         """
         if low is None:
             low = text.lower()
         if words is None:
             words = set(words_of(low))
+        if text.isascii() and _quiet(text, low):
+            return self._names(text, low, words)
         n = 0
         if "@" in text:
             text, n1 = self._sub("EMAIL", EMAIL, text)
@@ -247,7 +265,10 @@ class ScrubadubDeidentifier(RegexDeidentifier):
 
         self.scrubber = scrubadub.Scrubber(locale="en_US")
 
-    def __call__(self, text: str) -> str:
+    def __call__(
+        self, text: str, low: str | None = None, words: frozenset[str] | None = None
+    ) -> str:
+        """``low`` and ``words`` describe the text before scrubadub: not used as gates."""
         parts, last = [], 0
         for filth in sorted(self.scrubber.iter_filth(text), key=lambda f: f.beg):
             if filth.beg < last:

@@ -107,17 +107,36 @@ _COMPILED = [
     for category, (gates, pattern) in _LEXICON.items()
 ]
 _ANY_GATE = frozenset().union(*(singles | firsts for _, singles, firsts, _, _ in _COMPILED))
+# Every word a gate looks for (pairs' second words too): ``words`` need only hold these.
+GATE_WORDS = _ANY_GATE.union(*(b for *_, pairs, _ in _COMPILED for b in pairs.values()))
+
+
+def _gated(present: frozenset[str]) -> list[tuple[str, re.Pattern]]:
+    """The categories (in order) whose gates pass for a text with these gate words."""
+    return [
+        (category, pattern)
+        for category, singles, firsts, pairs, pattern in _COMPILED
+        if not singles.isdisjoint(present)
+        or any(not pairs[a].isdisjoint(present) for a in firsts.intersection(present))
+    ]
+
+
+_GATED_CACHE: dict[frozenset[str], list[tuple[str, re.Pattern]]] = {}
 
 
 def crisis_category(low: str, words: set[str] | frozenset[str]) -> str:
-    """The lexicon category of a lower-cased text whose word set is ``words``."""
+    """The lexicon category of a lower-cased text whose word set is ``words`` (or any part of
+    it that holds its words in :data:`GATE_WORDS`)."""
     if _ANY_GATE.isdisjoint(words):
         return "none"
-    for category, singles, firsts, pairs, pattern in _COMPILED:
-        gated = not singles.isdisjoint(words) or any(
-            not pairs[a].isdisjoint(words) for a in firsts.intersection(words)
-        )
-        if gated and pattern.search(low):
+    present = GATE_WORDS.intersection(words)
+    gated = _GATED_CACHE.get(present)
+    if gated is None:
+        if len(_GATED_CACHE) > 100_000:  # bounded memory on any input
+            _GATED_CACHE.clear()
+        gated = _GATED_CACHE[present] = _gated(present)
+    for category, pattern in gated:
+        if pattern.search(low):
             return category
     return "none"
 

@@ -18,10 +18,10 @@ Rules (the ``data.pairs`` config section):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     """A direct reply to a post (already cleaned and de-identified)."""
 
     id: str
@@ -59,29 +59,39 @@ def eligible(chosen: Reply, rejected: Reply, cfg: PairConfig) -> bool:
     )
 
 
-def best_reply(replies: list[Reply], cfg: PairConfig) -> Reply | None:
-    """The SFT target of a thread: its top-scored reply, if it scores at least min_sft_score."""
+def best_reply(replies: list[Reply], cfg: PairConfig, *, is_ranked: bool = False) -> Reply | None:
+    """The SFT target of a thread: its top-scored reply, if it scores at least min_sft_score.
+
+    ``is_ranked``: ``replies`` are in :func:`ranked` order already (as for the next two).
+    """
     if not replies:
         return None
-    top = ranked(replies)[0]
+    top = replies[0] if is_ranked else ranked(replies)[0]
     return top if top.score >= cfg.min_sft_score else None
 
 
-def gm_pairs(replies: list[Reply], cfg: PairConfig) -> list[tuple[Reply, Reply]]:
+def gm_pairs(
+    replies: list[Reply], cfg: PairConfig, *, is_ranked: bool = False
+) -> list[tuple[Reply, Reply]]:
     """GM preference pairs of one thread: largest vote margins first."""
-    order = ranked(replies)
-    pairs = [
-        (hi, lo) for i, hi in enumerate(order) for lo in order[i + 1 :] if eligible(hi, lo, cfg)
-    ]
+    order = replies if is_ranked else ranked(replies)
+    pairs = []
+    for i, hi in enumerate(order):
+        if hi.score < cfg.min_chosen_score:  # nor can any later (lower) reply be chosen
+            break
+        pairs += [(hi, lo) for lo in order[i + 1 :] if eligible(hi, lo, cfg)]
     pairs.sort(key=lambda p: (p[1].score - p[0].score, p[0].id, p[1].id))
     return pairs[: cfg.max_pairs_per_thread]
 
 
-def im_drafts(replies: list[Reply], cfg: PairConfig) -> tuple[Reply | None, list[Reply]]:
+def im_drafts(
+    replies: list[Reply], cfg: PairConfig, *, is_ranked: bool = False
+) -> tuple[Reply | None, list[Reply]]:
     """IM material of one thread: the best reply and the lower-voted drafts to improve."""
-    best = best_reply(replies, cfg)
+    order = replies if is_ranked else ranked(replies)
+    best = best_reply(order, cfg, is_ranked=True)
     if best is None:
         return None, []
-    drafts = [r for r in ranked(replies)[1:] if eligible(best, r, cfg)]
+    drafts = [r for r in order[1:] if eligible(best, r, cfg)]
     drafts.sort(key=lambda r: (r.score, r.id))
     return best, drafts[: cfg.max_pairs_per_thread]

@@ -2,13 +2,17 @@
 
 Passes, all in bounded memory (nothing is stored before de-identification):
 
-1. **Posts** (submission dumps and Q&A tables) are streamed row by row: parse, check fields,
-   drop deleted/removed, bots, empty, too short/long, non-English and duplicate rows,
-   weakly label, de-identify, and append to one of ``buckets`` temporary files chosen by a
-   hash of the thread id. Kept thread ids are collected and split (seeded, thread level).
+1. **Posts** (submission dumps and Q&A tables) are streamed: parse, check fields, drop
+   deleted/removed, bots, empty, too short/long, non-English and duplicate rows, weakly
+   label, de-identify, and append to one of ``buckets`` temporary files chosen by a hash of
+   the thread id. Kept thread ids are collected and split (seeded, thread level).
 2. **Comments** are streamed the same way; a comment whose post was not kept is dropped
    (``orphan``, checked first). A kept comment is written to the safety messages at once (its
    split is known); direct replies to the post also go to the thread's bucket.
+
+Dumps are read in batches of rows (:class:`_Batch`) so that the text checks run on a whole
+batch at once (:class:`mhai.data.clean.TextChecker`); rows are still decided one by one in
+input order, so the outputs and drops are those of a row-by-row pass.
 3. **Threads** are assembled one bucket at a time: the GM/IM SFT and DPO rows, the posts'
    safety messages and the length/margin histograms of the data card.
 
@@ -18,6 +22,7 @@ before the data card is written.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import tempfile
@@ -31,11 +36,13 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from mhai.data.clean import CleanConfig, dedupe_key, deleted_reason, is_bot, text_reason
+from mhai.data.clean import CleanConfig, TextChecker, dedupe_key, deleted_reason, is_bot
+from mhai.data.deid import GATE_WORDS as DEID_GATES
 from mhai.data.deid import make_deidentifier
 from mhai.data.formatting import gm_prompt, im_prompt
+from mhai.data.lexicon import GATE_WORDS as CRISIS_GATES
 from mhai.data.lexicon import LABELS, crisis_category
-from mhai.data.pairs import PairConfig, Reply, best_reply, gm_pairs, im_drafts
+from mhai.data.pairs import PairConfig, Reply, best_reply, gm_pairs, im_drafts, ranked
 from mhai.data.readers import DropLog, read_ndjson, read_table
 from mhai.data.splits import SPLITS, assign_splits
 from mhai.data.tables import JsonlWriter, ParquetWriter
@@ -152,6 +159,46 @@ class _Buckets:
             handle.close()
 
 
+class _Batch:
+    """Rows read but not checked yet, in input order, so the text checks run on many texts at
+    once. The reader records malformed rows here too (it is given the batch as its drop log),
+    so every drop keeps its place in the drops file."""
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self.entries: list[tuple] = []  # (line, record or None, drop reason, text index)
+        self.texts: list[str] = []
+
+    def add(self, source: str, line: int, row_id: str | None, reason: str) -> None:
+        """A row the reader dropped (the :class:`DropLog` interface)."""
+        self.entries.append((line, None, (source, row_id, reason), -1))
+
+    def add_row(self, line: int, rec: dict, reason: str | None, text: str = "") -> None:
+        """A parsed row: dropped already (``reason``) or waiting for the text checks."""
+        if reason is None:
+            self.entries.append((line, rec, None, len(self.texts)))
+            self.texts.append(text)
+        else:
+            self.entries.append((line, rec, reason, -1))
+
+    @property
+    def full(self) -> bool:
+        return len(self.entries) >= self.SIZE
+
+    def rows(self, drops: DropLog):
+        """Yield ``(line, record, reason, text index)``; rows the reader dropped go to drops."""
+        for line, rec, reason, j in self.entries:
+            if rec is None:
+                drops.add(reason[0], line, reason[1], reason[2])
+            else:
+                yield line, rec, reason, j
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.texts.clear()
+
+
 class Preparer:
     """Runs the passes described in the module docstring; ``out_dir`` receives every output."""
 
@@ -162,6 +209,7 @@ class Preparer:
         self.clean = CleanConfig.from_config(data["clean"])
         self.pairs = PairConfig.from_config(data["pairs"])
         self.deid = make_deidentifier(data["deid"]["backend"])
+        self.checker = TextChecker(self.clean, DEID_GATES | CRISIS_GATES)
         self.safety_posts = "submission" in data["safety"]["sources"]
         self.safety_comments = "comment" in data["safety"]["sources"]
         self.drops = {
@@ -177,86 +225,99 @@ class Preparer:
         self.progress = tqdm(desc="stream rows", unit="row", mininterval=5, disable=None)
         self.ticks = 0
 
-    def _tick(self) -> None:
-        self.ticks += 1
-        if self.ticks % 10_000 == 0:  # a per-row progress update would cost more than a row
-            self.progress.update(10_000)
+    def _tick(self, rows: int = 1) -> None:
+        self.ticks += rows
+        if self.ticks >= 10_000:  # a per-row progress update would cost more than a row
+            self.progress.update(self.ticks)
+            self.ticks = 0
 
     # -- checks shared by posts and comments -----------------------------------------------
-    def _check(
-        self, kind: str, text: str, low: str, author: str, min_words: int, *markers: str
-    ) -> tuple[str | None, list[str], set[str]]:
-        """Drop reason (or None), words and word set of a row; ``markers`` are checked for
-        deletion."""
+    def _screen(self, author: str, *markers: str) -> str | None:
+        """``deleted``/``removed`` (``markers``: the texts checked for deletion), ``bot`` or
+        None: the checks that come before the text checks."""
         reason = deleted_reason(*markers)
         if reason:
-            return reason, [], set()
-        if is_bot(author, self.clean):
-            return "bot", [], set()
-        reason, words, wordset = text_reason(text, low, min_words, self.clean)
-        if reason:
-            return reason, words, wordset
-        key = dedupe_key(kind, words)
-        if key in self.seen:
-            return "duplicate", words, wordset
-        self.seen.add(key)
-        return None, words, wordset
+            return reason
+        return "bot" if is_bot(author, self.clean) else None
 
-    def _reader(self, source: Source, kind: str):
-        drops = self.drops["submissions" if kind == "submissions" else "comments"]
+    def _judge(self, kind: str, reason: str | None, joined: str) -> str | None:
+        """The text check's reason, else ``duplicate`` for a repeated text (``kind`` s or c),
+        else None (the text is remembered)."""
+        if reason:
+            return reason
+        key = dedupe_key(kind, joined)
+        if key in self.seen:
+            return "duplicate"
+        self.seen.add(key)
+        return None
+
+    def _check_one(self, kind: str, text: str, min_words: int, screened: str | None):
+        """All checks of one row at once (Q&A tables): (drop reason or None, words, hits)."""
+        if screened:
+            return screened, 0, frozenset()
+        reasons, counts, joined, hits = self.checker.check([text], min_words)
+        return self._judge(kind, reasons[0], joined[0]), counts[0], hits[0]
+
+    def _reader(self, source: Source, kind: str, drops: DropLog | _Batch | None = None):
+        if drops is None:
+            drops = self.drops["submissions" if kind == "submissions" else "comments"]
         if source.format == "ndjson":
             return read_ndjson(source.path, kind, drops, self.rows_in)
         return read_table(source.path, kind, source.format, source.columns, drops, self.rows_in)
 
-    def _post(self, thread: str, rec: dict, body: str, buckets: _Buckets) -> str | None:
-        """Check, label, de-identify and store a post; returns the drop reason or None."""
-        text = gm_prompt(rec["title"], body)
-        low = text.lower()
-        reason, words, wordset = self._check(
-            "s", text, low, rec["author"], self.clean.min_post_words, body, rec["title"]
-        )
-        if reason:
-            return reason
-        category = crisis_category(low, wordset)
+    def _keep_post(
+        self, thread: str, rec: dict, body: str, text: str, n_words: int, hits: frozenset[str]
+    ) -> None:
+        """Label, de-identify and store a kept post (``text``: title and body)."""
         self.threads.append(thread)
         self.subreddits[thread] = rec["subreddit"]
-        buckets.put(
+        self.buckets.put(
             thread,
             [
                 "s",
                 thread,
                 rec["subreddit"],
                 self.deid(rec["title"]),
-                self.deid(body, None, wordset),
-                len(words),
-                category,
+                self.deid(body, None, hits),
+                n_words,
+                crisis_category(text.lower(), hits),
             ],
         )
-        return None
 
-    def _reply(self, rec: dict, body: str) -> tuple[str | None, str, int, str]:
-        """Check, label and de-identify a reply: (drop reason or None, text, words, category)."""
+    def _keep_reply(self, body: str, hits: frozenset[str]) -> tuple[str, str]:
+        """De-identified text and crisis category of a kept reply."""
         low = body.lower()
-        reason, words, wordset = self._check(
-            "c", body, low, rec["author"], self.clean.min_reply_words, body
-        )
-        if reason:
-            return reason, "", 0, ""
-        return None, self.deid(body, low, wordset), len(words), crisis_category(low, wordset)
+        return self.deid(body, low, hits), crisis_category(low, hits)
 
     # -- pass 1a: posts (and Q&A tables) ---------------------------------------------------
-    def _stream_submissions(self, source: Source, buckets: _Buckets) -> None:
-        drops, name = self.drops["submissions"], source.path
-        for line, rec in self._reader(source, "submissions"):
-            self._tick()
+    def _stream_submissions(self, source: Source) -> None:
+        batch = _Batch()
+        for line, rec in self._reader(source, "submissions", batch):
+            body, title = rec["selftext"], rec["title"]
+            text = gm_prompt(title, body)
+            batch.add_row(line, rec, self._screen(rec["author"], body, title), text)
+            if batch.full:
+                self._posts_checked(source.path, batch)
+        self._posts_checked(source.path, batch)
+
+    def _posts_checked(self, name: str, batch: _Batch) -> None:
+        drops = self.drops["submissions"]
+        checked = self.checker.check(batch.texts, self.clean.min_post_words)
+        for line, rec, reason, j in batch.rows(drops):
             thread = rec["id"].removeprefix("t3_")
-            reason = self._post(thread, rec, rec["selftext"], buckets)
+            if reason is None:
+                reason = self._judge("s", checked[0][j], checked[2][j])
             if reason:
                 drops.add(name, line, thread, reason)
-            else:
-                self.kept[name] += 1
+                continue
+            self.kept[name] += 1
+            self._keep_post(
+                thread, rec, rec["selftext"], batch.texts[j], checked[1][j], checked[3][j]
+            )
+        self._tick(len(batch.entries))
+        batch.clear()
 
-    def _stream_qa(self, source: Source, buckets: _Buckets) -> None:
+    def _stream_qa(self, source: Source) -> None:
         """A Q&A table: each row is one answer; a question is stored once per thread."""
         drops, name = self.drops["comments"], source.path
         questions: dict[str, str | None] = {}
@@ -264,42 +325,71 @@ class Preparer:
             self._tick()
             thread = rec["thread_id"]
             if thread not in questions:
-                questions[thread] = self._post(
-                    thread, {**rec, "author": ""}, rec["question"], buckets
+                text = gm_prompt(rec["title"], rec["question"])
+                screened = self._screen("", rec["question"], rec["title"])
+                reason, n_words, hits = self._check_one(
+                    "s", text, self.clean.min_post_words, screened
                 )
+                if reason is None:
+                    self._keep_post(thread, rec, rec["question"], text, n_words, hits)
+                questions[thread] = reason
             if questions[thread] is not None:
                 drops.add(name, line, rec["id"], f"question_{questions[thread]}")
                 continue
-            reason, text, n_words, category = self._reply(rec, rec["answer"])
+            body = rec["answer"]
+            screened = self._screen(rec["author"], body)
+            reason, n_words, hits = self._check_one("c", body, self.clean.min_reply_words, screened)
             if reason:
                 drops.add(name, line, rec["id"], reason)
                 continue
             self.kept[name] += 1
+            text, category = self._keep_reply(body, hits)
             # safety row written in pass 2, once the thread's split is known
-            buckets.put(thread, ["c", thread, rec["id"], text, rec["score"], n_words, category])
+            self.buckets.put(
+                thread, ["c", thread, rec["id"], text, rec["score"], n_words, category]
+            )
 
     # -- pass 1b: comments (splits known) --------------------------------------------------
-    def _stream_comments(self, source: Source, buckets: _Buckets) -> None:
-        drops, name, kept, splits = self.drops["comments"], source.path, self.kept, self.splits
-        for line, rec in self._reader(source, "comments"):
-            self._tick()
-            link = rec["link_id"]
-            thread = link.removeprefix("t3_")
-            split = splits.get(thread)
-            if split is None:  # its post was dropped or is not in the inputs
-                drops.add(name, line, rec["id"], "orphan")
-                continue
-            reason, text, n_words, category = self._reply(rec, rec["body"])
+    def _stream_comments(self, source: Source) -> None:
+        batch, splits = _Batch(), self.splits
+        for line, rec in self._reader(source, "comments", batch):
+            if rec["link_id"].removeprefix("t3_") not in splits:
+                batch.add_row(line, rec, "orphan")  # its post was dropped or is not in the inputs
+            else:
+                body = rec["body"]
+                batch.add_row(line, rec, self._screen(rec["author"], body), body)
+            if batch.full:
+                self._comments_checked(source.path, batch)
+        self._comments_checked(source.path, batch)
+
+    def _comments_checked(self, name: str, batch: _Batch) -> None:
+        drops, kept, splits, texts = self.drops["comments"], self.kept, self.splits, batch.texts
+        reasons, counts, joined, hits = self.checker.check(texts, self.clean.min_reply_words)
+        safety = self.safety_comments
+        for line, rec, reason, j in batch.rows(drops):
+            if reason is None:
+                reason = self._judge("c", reasons[j], joined[j])
             if reason:
                 drops.add(name, line, rec["id"], reason)
                 continue
             kept[name] += 1
-            if self.safety_comments:
+            link = rec["link_id"]
+            thread = link.removeprefix("t3_")
+            text, category = self._keep_reply(texts[j], hits[j])
+            if safety:
                 self._safety_row(
-                    rec["id"], text, "comment", split, thread, self.subreddits[thread], category
+                    rec["id"],
+                    text,
+                    "comment",
+                    splits[thread],
+                    thread,
+                    self.subreddits[thread],
+                    category,
                 )
             if rec["parent_id"] == link or rec["parent_id"] == f"t3_{thread}":
-                buckets.put(thread, ["r", thread, rec["id"], text, rec["score"], n_words])
+                self.buckets.put(thread, ["r", thread, rec["id"], text, rec["score"], counts[j]])
+        self._tick(len(batch.entries))
+        batch.clear()
 
     # -- pass 2: threads -------------------------------------------------------------------
     def _open_outputs(self) -> None:
@@ -359,7 +449,8 @@ class Preparer:
             words[rec[2]] = rec[5]
             hist["reply_words"].add(rec[5])
         base = {"thread_id": thread, "split": split, "subreddit": subreddit}
-        best = best_reply(replies, self.pairs)
+        replies = ranked(replies)
+        best = best_reply(replies, self.pairs, is_ranked=True)
         if best is not None:
             self._write(
                 "sft_gm",
@@ -370,7 +461,7 @@ class Preparer:
                     "messages": _chat(prompt, best.body),
                 },
             )
-        for chosen, rejected in gm_pairs(replies, self.pairs):
+        for chosen, rejected in gm_pairs(replies, self.pairs, is_ranked=True):
             self._write(
                 "dpo_gm",
                 {
@@ -382,7 +473,7 @@ class Preparer:
             hist["margin_gm"].add(chosen.score - rejected.score)
             hist["chosen_words"].add(words[chosen.id])
             hist["rejected_words"].add(words[rejected.id])
-        best, drafts = im_drafts(replies, self.pairs)
+        best, drafts = im_drafts(replies, self.pairs, is_ranked=True)
         for draft in drafts:
             user = im_prompt(prompt, draft.body)
             extra = {"post": prompt, "draft": draft.body, "draft_score": draft.score}
@@ -427,11 +518,24 @@ class Preparer:
 
     # -- driver ----------------------------------------------------------------------------
     def run(self, sources: list[Source]) -> dict[str, Any]:
-        """Run every pass over ``sources``; returns the data card (also written to disk)."""
+        """Run every pass over ``sources``; returns the data card (also written to disk).
+
+        The cyclic garbage collector is paused meanwhile: the passes make no reference cycles
+        (reference counting frees every row), and its scans of the buffered rows are costly.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run(sources)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, sources: list[Source]) -> dict[str, Any]:
         started, cpu_started = time.perf_counter(), time.process_time()
         self.out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="mhai-prep-") as tmp:
-            buckets = _Buckets(tmp, self.data["prep"]["buckets"])
+            buckets = self.buckets = _Buckets(tmp, self.data["prep"]["buckets"])
             self._open_outputs()
             try:
                 for source in sources:
@@ -440,13 +544,14 @@ class Preparer:
                         streamer = (
                             self._stream_qa if source.kind == "qa" else self._stream_submissions
                         )
-                        streamer(source, buckets)
+                        streamer(source)
                 self.splits = assign_splits(self.threads, self.data["splits"], self.seed)
                 for source in sources:
                     if source.kind == "comments":
                         log.info("reading %s (comments)", source.path)
-                        self._stream_comments(source, buckets)
+                        self._stream_comments(source)
                 buckets.close()
+                self.progress.update(self.ticks)
                 self.progress.close()
                 self.seen.clear()
                 streamed, cpu_streamed = time.perf_counter(), time.process_time()

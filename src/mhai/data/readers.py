@@ -113,6 +113,11 @@ def _coerce(record: dict[str, Any], fields: tuple[str, ...]) -> str | None:
             return None
     except KeyError:
         pass
+    return _coerce_slow(record, fields)
+
+
+def _coerce_slow(record: dict[str, Any], fields: tuple[str, ...]) -> str | None:
+    """Field by field: the reason for the first bad field, or None (int fields coerced)."""
     for field in fields:
         value = record.get(field)
         if value is None:
@@ -154,6 +159,7 @@ def read_ndjson(
     """
     path = Path(path)
     fields = KIND_FIELDS[kind]
+    getter, types = _EXPECTED[kind]
     source = str(path)
     rows = 0
     for line_no, raw in enumerate(open_lines(path), start=1):
@@ -168,7 +174,13 @@ def read_ndjson(
         if not isinstance(record, dict):
             drops.add(source, line_no, None, "not_an_object")
             continue
-        reason = _coerce(record, fields)
+        try:
+            if tuple(map(type, getter(record))) == types:  # every field as expected
+                yield line_no, record
+                continue
+        except KeyError:
+            pass
+        reason = _coerce_slow(record, fields)
         if reason is not None:
             row_id = record.get("id")
             drops.add(source, line_no, row_id if isinstance(row_id, str) else None, reason)

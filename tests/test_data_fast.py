@@ -1,0 +1,214 @@
+"""Data stage fast paths: batch text checks, compiled row checks and batching keep outputs."""
+
+from __future__ import annotations
+
+import copy
+import filecmp
+import random
+
+import fastjsonschema
+import orjson
+import pandas as pd
+import pytest
+
+from mhai.config import load_config
+from mhai.data import prepare as prepare_module
+from mhai.data.clean import CleanConfig, TextChecker, text_reason
+from mhai.data.deid import GATE_WORDS as DEID_GATES
+from mhai.data.lexicon import GATE_WORDS as CRISIS_GATES
+from mhai.data.lexicon import crisis_category
+from mhai.data.prepare import OUTPUTS, Source, prepare
+from mhai.data.readers import open_lines
+from mhai.data.synthetic import generate_corpus
+from mhai.data.tables import RowValidator, compile_row_check
+from mhai.schemas import SchemaError, load_schema
+
+DATA = load_config()["data"]
+CLEAN = CleanConfig.from_config(DATA["clean"])
+GATES = DEID_GATES | CRISIS_GATES
+
+EDGE_TEXTS = [
+    "",
+    "   \n\t ",
+    "!!! ??? ...",
+    "ok",
+    "I'm  don't -- it's\tfine\n\nreally, I can't do this anymore",
+    "My name is Sarah and my best friend Tomasz lives at 42 Maple Street.",
+    "I want to kill myself tonight and i'm suicidal, what's the point of anything",
+    "k1ll mys3lf unalive kms: asking for a friend how many pills would it take",
+    "Café olé, the weather is nice and I am happy to be here with my family",
+    "“Curly quotes” and ‘ticks’… should split words the same way as plain ones here",
+    "\u212a kelvin sign is not ascii but lowers to k and the rest is English",
+    "Supercalifragilisticexpialidocious antidisestablishmentarianism is a long word for me",
+    "Estoy muy cansado de todo y no sé qué hacer con mi vida ahora mismo",
+    "UPPER CASE TEXT WITH THE SAME WORDS AS THE LOWER CASE TEXT AND MY MOM",
+    "digits 123 and 4567 and mixed a1b2 words with under_scores and my-dashes",
+    " ".join(["word"] * 500),
+    "x " * 3 + "the",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fast_corpus")
+    synthetic = {**DATA["synthetic"], "n_threads": 120, "pii_share": 0.5}
+    generate_corpus(root / "s.ndjson.zst", root / "c.ndjson.zst", synthetic, 3)
+    return root
+
+
+def corpus_texts(root) -> list[str]:
+    texts = []
+    for name in ("s.ndjson.zst", "c.ndjson.zst"):
+        for raw in open_lines(root / name):
+            try:
+                rec = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                texts += [
+                    v for k in ("title", "selftext", "body") if isinstance(v := rec.get(k), str)
+                ]
+    return texts
+
+
+def reference(text: str, min_words: int):
+    """The row-by-row checks the batch path must reproduce."""
+    reason, words, wordset = text_reason(text, text.lower(), min_words, CLEAN)
+    if reason is not None:
+        return reason
+    return reason, len(words), " ".join(words), GATES.intersection(wordset)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 10_000])
+def test_text_checker_matches_row_checks(corpus, batch):
+    texts = corpus_texts(corpus) + EDGE_TEXTS
+    checker = TextChecker(CLEAN, GATES)
+    for min_words in (CLEAN.min_reply_words, CLEAN.min_post_words):
+        got = []
+        for start in range(0, len(texts), batch):
+            reasons, counts, joined, hits = checker.check(texts[start : start + batch], min_words)
+            got += [
+                r if r is not None else (r, n, j, h)
+                for r, n, j, h in zip(reasons, counts, joined, hits, strict=True)
+            ]
+        expected = [reference(t, min_words) for t in texts]
+        assert got == expected
+    kinds = {r if isinstance(r, str) else "kept" for r in expected}
+    assert kinds >= {"kept", "empty", "too_short", "too_long", "non_english"}
+
+
+def test_gate_hits_give_the_same_crisis_labels():
+    for text in EDGE_TEXTS:
+        low = text.lower()
+        _, words, _ = text_reason(text, low, 1, CLEAN)
+        assert crisis_category(low, GATES.intersection(words)) == crisis_category(low, set(words))
+
+
+def valid_rows() -> dict[str, dict]:
+    turn = [{"role": "assistant", "content": "a reply"}]
+    base = {"id": "t:r", "thread_id": "t", "split": "train", "subreddit": "depression"}
+    chat = [{"role": "user", "content": "a post"}, *turn]
+    pref = {"prompt": [{"role": "user", "content": "p"}], "chosen": turn, "rejected": turn}
+    scores = {"score_chosen": 9, "score_rejected": 1}
+    im = {"post": "a post", "draft": "a draft", "draft_score": 1}
+    return {
+        "sft_gm": {**base, "score": 9, "messages": chat},
+        "dpo_gm": {**base, **pref, **scores},
+        "sft_im": {**base, "score": 9, **im, "messages": chat},
+        "dpo_im": {**base, **im, **pref, **scores},
+        "safety_messages": {
+            **{k: base[k] for k in ("id", "thread_id", "subreddit")},
+            **{"text": "x", "label": 1, "category": "direct", "source": "comment"},
+            "split": "eval",
+        },
+    }
+
+
+def mutations(row, rnd: random.Random, n: int):
+    """Rows with one value replaced, removed or added somewhere in the structure."""
+    values = ["", "x", "train", "user", 0, 2, -1, 1.5, True, None, [], {}, ("a",), [{}]]
+    for _ in range(n):
+        bad = copy.deepcopy(row)
+        parent, key = None, None
+        node = bad
+        for _ in range(rnd.randint(1, 4)):
+            if isinstance(node, dict) and node:
+                parent, key = node, rnd.choice(sorted(node))
+            elif isinstance(node, list) and node:
+                parent, key = node, rnd.randrange(len(node))
+            else:
+                break
+            node = parent[key]
+        action = rnd.random()
+        if action < 0.6:
+            parent[key] = copy.deepcopy(rnd.choice(values))
+        elif action < 0.8:
+            del parent[key]
+        elif isinstance(parent, dict):
+            parent["extra"] = 1
+        else:
+            parent.append(copy.deepcopy(parent[0]))
+        yield bad
+
+
+@pytest.mark.parametrize("name", [*OUTPUTS, "safety_messages"])
+def test_compiled_row_check_accepts_only_valid_rows(name):
+    schema = load_schema(f"data/{name}")
+    check, full = compile_row_check(schema), fastjsonschema.compile(schema)
+    row = valid_rows()[name]
+    assert check is not None and check(row)
+    rejected = 0
+    for bad in mutations(row, random.Random(name), 400):
+        try:
+            full(bad)
+            valid = True
+        except fastjsonschema.JsonSchemaValueException:
+            valid = False
+        assert valid or not check(bad), bad
+        rejected += not check(bad)
+    assert rejected > 200
+
+
+def test_row_validator_names_the_field_and_handles_other_keywords(tmp_path):
+    validator = RowValidator("data/sft_gm", "out.jsonl")
+    row = valid_rows()["sft_gm"]
+    validator(row, 1)
+    row["messages"][1]["content"] = ""
+    with pytest.raises(SchemaError, match=r"out.jsonl: row 3: field 'messages.1.content'"):
+        validator(row, 3)
+    assert compile_row_check({"type": "string", "pattern": "^a"}) is None
+    check = compile_row_check({"type": "object", "properties": {"n": {"type": "integer"}}})
+    assert check({"n": 1, "other": "x"}) and check({}) and not check({"n": "1"})
+
+
+def test_batch_size_and_backend_paths_keep_outputs(corpus, tmp_path, monkeypatch):
+    sources = [
+        Source(str(corpus / "s.ndjson.zst"), "submissions"),
+        Source(str(corpus / "c.ndjson.zst"), "comments"),
+    ]
+    prepare(DATA, 5, tmp_path / "big", sources)
+    monkeypatch.setattr(prepare_module._Batch, "SIZE", 3)
+    prepare(DATA, 5, tmp_path / "small", sources)
+    for path in sorted((tmp_path / "big").iterdir()):
+        if path.suffix == ".parquet":
+            assert pd.read_parquet(path).equals(pd.read_parquet(tmp_path / "small" / path.name))
+        else:
+            assert filecmp.cmp(path, tmp_path / "small" / path.name, shallow=False), path.name
+
+
+def test_prepare_runs_with_the_scrubadub_backend(tmp_path):
+    root = tmp_path / "raw"
+    root.mkdir()
+    synthetic = {**DATA["synthetic"], "n_threads": 15, "pii_share": 1.0}
+    pii: list[tuple[str, str]] = []
+    generate_corpus(root / "s.ndjson", root / "c.ndjson", synthetic, 9, pii)
+    data = {**DATA, "deid": {"backend": "scrubadub"}}
+    sources = [
+        Source(str(root / "s.ndjson"), "submissions"),
+        Source(str(root / "c.ndjson"), "comments"),
+    ]
+    card = prepare(data, 1, tmp_path / "out", sources)
+    assert card["rows_kept"] > 0
+    text = "\n".join(p.read_text() for p in (tmp_path / "out").glob("*.jsonl"))
+    text += "\n".join(pd.read_parquet(tmp_path / "out" / "safety_messages.parquet")["text"])
+    assert not sorted({value for _, value in pii if value in text})
