@@ -1,7 +1,8 @@
-"""Guardrail latency: pass-1 p50/p95 per message on CPU (budget: p95 < 10 ms) and the
-end-to-end overhead of the guardrail relative to GM generation.
+"""Guardrail latency: pass-1 p50/p95 per message on CPU (budget: p95 < 10 ms), the
+end-to-end overhead of the guardrail relative to GM generation, and the flag rates on the
+simulated pilot's persona turns (ordinary chat versus sessions with planted crisis language).
 
-    .venv/bin/python benchmarks/bench_guardrail.py [--messages 300] [--threads 1]
+    .venv/bin/python benchmarks/bench_guardrail.py [--messages 300] [--threads 1] [--cohort 60]
 
 Needs the safety stage's outputs (results/safety/{model,verifier,corpus.parquet}) and a GM
 folder (results/train/gm/merged, else results/models/base_lm). Writes
@@ -33,6 +34,51 @@ def percentiles(values) -> dict[str, float]:
     }
 
 
+def persona_flags(guard, config: dict, n: int) -> dict:
+    """Every turn of a small simulated cohort's sessions through ``guard.check_turn``."""
+    import pandas as pd
+
+    from mhai.pilot.cohort import simulate_cohort
+    from mhai.pilot.sessions import build_sessions
+
+    pilot = config["pilot"]
+    specs = build_sessions(simulate_cohort(pilot["cohort"], n, 1), pilot["sessions"], 1)
+    rows, latency = [], []
+    for spec in specs:
+        state = guard.new_session(
+            spec.session_id, spec.participant_id, spec.persona.region, spec.persona.language
+        )
+        for text in spec.turns:
+            decision = guard.check_turn(state, text, "Thank you for telling me.")
+            latency.append(decision.latency_ms["pass1"])
+            rows.append(
+                {
+                    "session": spec.session_id,
+                    "crisis": spec.crisis is not None,
+                    "language": spec.persona.language,
+                    "flagged": decision.flagged,
+                    "message_flag": decision.signals["message"] >= guard.threshold,
+                }
+            )
+    turns = pd.DataFrame(rows)
+    ordinary = turns[~turns["crisis"]]
+    sessions = turns.groupby("session").agg(crisis=("crisis", "first"), flagged=("flagged", "any"))
+    return {
+        "cohort": n,
+        "pass1_ms": percentiles(latency),
+        "ordinary_turns": len(ordinary),
+        "ordinary_turns_flagged": float(ordinary["flagged"].mean()),
+        "ordinary_turns_flagged_message_alone": float(ordinary["message_flag"].mean()),
+        "ordinary_turns_flagged_by_language": ordinary.groupby("language")["flagged"]
+        .mean()
+        .round(4)
+        .to_dict(),
+        "ordinary_sessions_flagged": float(sessions.loc[~sessions["crisis"], "flagged"].mean()),
+        "crisis_sessions": int(sessions["crisis"].sum()),
+        "crisis_sessions_flagged": float(sessions.loc[sessions["crisis"], "flagged"].mean()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--safety-dir", type=Path, default=Path("results/safety"))
@@ -41,6 +87,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=12)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--cohort", type=int, default=60, help="pilot participants (0: skip)")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/guardrail.json"))
     args = parser.parse_args()
 
@@ -77,6 +124,8 @@ def main() -> None:
         name: percentiles(np.asarray(pass1)[mask]) for name, mask in buckets.items() if mask.any()
     }
 
+    personas = persona_flags(guard, config, args.cohort) if args.cohort > 0 else None
+
     gm = args.gm or next(
         p for p in (Path("results/train/gm/merged"), Path("results/models/base_lm")) if p.exists()
     )
@@ -111,6 +160,7 @@ def main() -> None:
         },
         "pass1_ms": percentiles(pass1),
         "pass1_ms_by_length": by_length,
+        "pass1_ms_persona_turns": personas.pop("pass1_ms") if personas else None,
         "pass1_budget_p95_ms": 10.0,
         "pass1_within_budget": bool(np.percentile(pass1, 95) < 10.0),
         "end_to_end": {
@@ -124,12 +174,23 @@ def main() -> None:
             "overhead_ratio_p95": float(np.percentile(overhead, 95)),
         },
     }
+    result["persona_flags"] = personas
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     p1 = result["pass1_ms"]
     print(f"pass 1 per message: p50 {p1['p50']:.2f} ms, p95 {p1['p95']:.2f} ms (budget 10 ms)")
     for name, stats in by_length.items():
         print(f"  {name}: n={stats['n']} p50 {stats['p50']:.2f} ms, p95 {stats['p95']:.2f} ms")
+    if personas:
+        pt = result["pass1_ms_persona_turns"]
+        print(f"  persona turns: p50 {pt['p50']:.2f} ms, p95 {pt['p95']:.2f} ms")
+        print(
+            f"persona turns flagged: ordinary {100 * personas['ordinary_turns_flagged']:.1f}% "
+            f"of {personas['ordinary_turns']} turns "
+            f"({100 * personas['ordinary_sessions_flagged']:.1f}% of ordinary sessions); "
+            f"crisis sessions {100 * personas['crisis_sessions_flagged']:.0f}% "
+            f"of {personas['crisis_sessions']}"
+        )
     e2e = result["end_to_end"]
     print(
         f"GM generation {e2e['generation_ms']['mean']:.0f} ms/reply, guardrail "

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mhai.safety.classifier import Pass1Classifier, SessionParams
+from mhai.safety.encoder import split_sentences
 from mhai.safety.escalation import load_resources
 from mhai.safety.guardrail import Guardrail
 
@@ -48,6 +49,25 @@ class HashEncoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         return self._vec(text)[None, :]
+
+
+class SentenceSplitHashEncoder(HashEncoder):
+    """``HashEncoder`` splitting texts into sentences like ``SentenceEncoder(split="sentence")``."""
+
+    split = "sentence"
+
+    def chunks(self, text: str) -> list[str]:
+        return split_sentences(text)
+
+    def encode(self, texts, batch_size: int = 64, progress: bool = False):
+        pieces = [(i, c) for i, t in enumerate(texts) for c in self.chunks(t)]
+        return (
+            np.stack([self._vec(c) for _, c in pieces]),
+            np.array([i for i, _ in pieces], dtype=np.int64),
+        )
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return np.stack([self._vec(c) for c in self.chunks(text)])
 
 
 class ScriptedClassifier(Pass1Classifier):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from safety_fakes import HashEncoder
+from safety_fakes import HashEncoder, SentenceSplitHashEncoder
 
 from mhai.safety.classifier import (
     Pass1Classifier,
@@ -19,6 +19,7 @@ from mhai.safety.classifier import (
     reliability_curve,
     session_signals,
 )
+from mhai.safety.encoder import deobfuscate, split_sentences
 
 PARAMS = SessionParams(window=5, decay=0.7, history_weight=0.5, escalation_weight=0.8)
 
@@ -36,6 +37,16 @@ def test_rising_series_adds_escalation_and_flat_series_does_not():
     assert rising["combined"] > 0.24 + 0.15
     assert flat["escalation"] == 0.0 and flat["combined"] == pytest.approx(0.2)
     assert falling["escalation"] == 0.0
+
+
+def test_escalation_needs_the_current_message_to_reach_the_floor():
+    floored = SessionParams(window=5, decay=0.7, history_weight=0.5, escalation_weight=0.8,
+                            escalation_floor=0.1)  # fmt: skip
+    noise = session_signals([0.01, 0.03, 0.05], 0.08, floored)  # everyday scores wobbling up
+    rising = session_signals([0.02, 0.06, 0.12, 0.18], 0.24, floored)
+    assert noise["escalation"] == 0.0 and noise["combined"] == pytest.approx(0.08)
+    assert rising["escalation"] == pytest.approx(0.22, abs=0.01)
+    assert session_signals([0.01, 0.03, 0.05], 0.08, PARAMS)["escalation"] > 0  # no floor
 
 
 def test_history_decays_with_lag():
@@ -132,6 +143,58 @@ def test_fit_calibrate_save_and_load_without_pickles(tmp_path):
     )
 
 
+def test_calibration_scores_whole_messages_by_their_riskiest_chunk(tmp_path):
+    """Training rows are sentences; a calibration message with one risk sentence among
+    everyday ones must score like the risk sentence, not like their average."""
+    risky = ["i want to die", "i will kill myself", "no reason to live", "end my life tonight"]
+    calm = ["lovely walk today", "exam stress again", "cooking pasta now", "phone battery died"]
+    rows = [{"text": t, "label": 1, "category": "risk", "split": "train"} for t in risky * 3] + [
+        {"text": t, "label": 0, "category": "calm", "split": "train"} for t in calm * 3
+    ]
+    rows += [
+        {"text": f"{c1}. {c2}. {r}.", "label": 1, "category": "risk", "split": "calib"}
+        for c1, c2, r in zip(calm, calm[1:] + calm[:1], risky, strict=True)
+    ] + [{"text": f"{c1}. {c2}.", "label": 0, "category": "calm", "split": "calib"}
+         for c1, c2 in zip(calm, calm[2:] + calm[:2], strict=True)]  # fmt: skip
+    table = pd.DataFrame(rows)
+    encoder = SentenceSplitHashEncoder(model_dir=tmp_path)
+    emb, owner = encoder.encode(table["text"].tolist())
+    assert len(emb) > len(table)  # calibration messages were split into sentences
+    cfg = {
+        "classifier": {"C": 10.0, "target": "category", "session": {}},
+        "calibration": {"target_recall": 1.0, "cost_ratio": 100, "prevalence": 0.02,
+                        "recall_confidence": 0.0, "bins": 5},
+    }  # fmt: skip
+    clf, _ = fit_classifier(table, emb, encoder, cfg, seed=0, owner=owner)
+    assert clf.meta["train_examples"] == 24 and clf.meta["calib_messages"] == 8
+    assert clf.meta["calib_recall"] == 1.0 and clf.meta["calib_fpr"] == 0.0
+    mixed = clf.score_message("lovely walk today. cooking pasta now. i will kill myself.")
+    assert mixed >= clf.threshold > clf.score_message("lovely walk today. cooking pasta now.")
+
+
 def test_load_names_the_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="classifier.json"):
         Pass1Classifier.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i want to k1ll mys3lf", "i want to kill myself"),
+        ("thinking of $uicide", "thinking of suicide"),
+        ("want to d!e", "want to die"),
+        ("s u i c i d e", "suicide"),
+        ("I woke at 3am after 2 pills, 10mg each!", "I woke at 3am after 2 pills, 10mg each!"),
+        ("mp3 files and a b c", "mp3 files and a b c"),
+    ],
+)
+def test_deobfuscation_undoes_leetspeak_and_spacing_but_keeps_times(text, expected):
+    assert deobfuscate(text) == expected
+
+
+def test_sentence_split_joins_fragments():
+    assert split_sentences("hey. I want to die. idk.") == ["hey. I want to die. idk."]
+    assert split_sentences("I walked the dog today. Then I made some dinner.\nok") == [
+        "I walked the dog today.",
+        "Then I made some dinner. ok",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import yaml
 
 from mhai.config import load_config
 from mhai.safety.corpus import categories, fill, generate_corpus, load_ood_posts, risk_categories
@@ -98,3 +99,28 @@ def test_data_stage_rows_join_training_only(tmp_path):
     assert list(added["text"]) == ["i want to end it", "this exam is killing me"]
     assert set(added["split"]) == {"train"} and list(added["label"]) == [1, 0]
     validate_frame(merged, "safety/corpus", "merged corpus")
+
+
+def test_ordinary_chat_and_other_languages_are_on_both_sides():
+    """Everyday therapy-style talk is a no-risk category; Spanish and French appear with both
+    labels, so a language alone never decides the label."""
+    spec = categories()
+    assert spec["therapy_talk"]["label"] == 0 and len(spec["therapy_talk"]["families"]) >= 10
+    for prefix in ("es_", "fr_"):
+        labels = {
+            spec[c]["label"]
+            for c in spec
+            for theme in spec[c]["families"]
+            if theme.startswith(prefix)
+        }
+        assert labels == {0, 1}, prefix
+    # every theme of the merged files is big enough for a held-out template
+    small = [(c, t) for c in spec for t, pool in spec[c]["families"].items() if len(pool) < 3]
+    assert not small
+
+
+def test_a_repeated_yaml_key_is_an_error_not_a_silent_overwrite():
+    from mhai.safety.corpus import _UniqueKeyLoader
+
+    with pytest.raises(ValueError, match="repeated key"):
+        yaml.load("a:\n  x: 1\na:\n  y: 2\n", Loader=_UniqueKeyLoader)  # noqa: S506

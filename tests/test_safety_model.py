@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from safety_fakes import TEST_CONFIG, RaisingVerifier
@@ -53,6 +54,54 @@ def test_held_out_recall_reaches_the_target(trained):
     assert 0.0 < clf.threshold < 1.0
     # the calibrated score ranks held-out risk above the no-risk messages on average
     assert scores[risky].mean() > scores[~risky].mean() + 0.2
+
+
+def test_held_out_ranking_and_hard_negatives(trained):
+    """Regression guards on false alarms (measured values in the comments)."""
+    from sklearn.metrics import roc_auc_score
+
+    root, clf = trained
+    corpus = pd.read_parquet(root / "corpus.parquet")
+    test = corpus[corpus["split"] == "test"]
+    scores = clf.score_texts(test["text"].tolist())
+    assert roc_auc_score(test["label"], scores) > 0.85  # 0.89 (message-level head: 0.80)
+    by_group = pd.Series(scores, index=test.index).groupby(test["group"]).median()
+    risk_median = float(pd.Series(scores)[test["label"].to_numpy() == 1].median())
+    for group in ("idiom", "hard_negative", "benign"):  # everyday talk ranks below risk
+        assert by_group[group] < risk_median - 0.2, group
+    # a risk sentence among everyday ones is not averaged away
+    everyday = "I walked the dog this morning. Work was busy. I made pasta for dinner."
+    assert clf.score_message(f"{everyday} I want to kill myself tonight.") >= clf.threshold
+    assert clf.score_message(f"{everyday} I want to kill myself tonight.") > 2 * (
+        clf.score_message(everyday)
+    )
+
+
+def test_persona_crisis_sessions_are_flagged_and_rank_above_ordinary_turns(trained):
+    """The pilot's persona generator (never used for training): every session with planted
+    crisis language is flagged, and crisis turns outscore ordinary chat turns."""
+    from mhai.pilot.cohort import simulate_cohort
+    from mhai.pilot.sessions import build_sessions
+
+    root, clf = trained
+    pilot = load_config()["pilot"]
+    specs = build_sessions(simulate_cohort(pilot["cohort"], 12, 3), pilot["sessions"], 3)
+    crisis = [s for s in specs if s.crisis] or [
+        s
+        for s in build_sessions(simulate_cohort(pilot["cohort"], 60, 4), pilot["sessions"], 4)
+        if s.crisis
+    ][:5]
+    ordinary = [t for s in specs if not s.crisis for t in s.turns][:300]
+    for spec in crisis:
+        previous: list[float] = []
+        combined = []
+        for text in spec.turns:
+            message = clf.score_message(text)
+            combined.append(clf.signals(previous, message)["combined"])
+            previous.append(message)
+        assert max(combined) >= clf.threshold, spec.turns
+    crisis_turns = [max(spec.turns, key=clf.score_message) for spec in crisis]
+    assert np.median(clf.score_texts(ordinary)) < np.median(clf.score_texts(crisis_turns)) - 0.2
 
 
 def test_score_cli_writes_flags_and_session_signals(trained, tmp_path):

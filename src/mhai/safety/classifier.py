@@ -1,17 +1,22 @@
 """Pass 1: a recall-first risk classifier on sentence embeddings, aware of the session.
 
-A logistic regression on MiniLM embeddings scores each message (the maximum over sentence
-chunks for long posts). By default it is multinomial over the corpus *categories* (each risk
-and no-risk category is a coherent region of embedding space, which one binary hyperplane
-separates poorly); the risk score is the total probability of the risk categories,
-Platt-scaled on a held-out calibration split so scores are probabilities. The guardrail
+A logistic regression on MiniLM embeddings scores every sentence of a message, and the
+message score is the riskiest sentence's (so one risk sentence is not averaged away by the
+everyday sentences around it). It is trained on single sentences: the core sentences of the
+training templates, labelled with their category, and the everyday context sentences as a
+no-risk class. By default it is multinomial over these *categories* (each risk and no-risk
+category is a coherent region of embedding space, which one binary hyperplane separates
+poorly); the risk score is the total probability of the risk categories, Platt-scaled on the
+whole messages of a held-out calibration split so scores are probabilities. The guardrail
 combines three layered signals:
 
 - ``message``: the calibrated score of the current message;
 - ``history``: a decayed maximum of the previous ``window`` message scores (a crisis two turns
   ago still matters when the user now writes "ok");
 - ``escalation``: the rise of a least-squares line through the recent scores (a conversation
-  drifting upwards, even when every single message stays under the threshold).
+  drifting upwards, even when every single message stays under the threshold), counted only
+  once the current message reaches ``escalation_floor`` (so noise among low everyday scores
+  never adds up to a flag).
 
 ``combined = clip(max(message, history_weight * history) + escalation_weight * escalation)``.
 The threshold on it is chosen on the calibration split: the cheapest threshold (expected
@@ -48,6 +53,7 @@ class SessionParams:
     decay: float = 0.7
     history_weight: float = 0.5
     escalation_weight: float = 0.8
+    escalation_floor: float = 0.0
 
 
 def session_signals(
@@ -61,7 +67,7 @@ def session_signals(
     )
     series = np.asarray([*recent, float(message)])
     escalation = 0.0
-    if len(series) >= 3:
+    if len(series) >= 3 and float(message) >= params.escalation_floor:
         x = np.arange(len(series), dtype=float)
         slope = float(np.polyfit(x, series, 1)[0])
         escalation = float(np.clip(slope * (len(series) - 1), 0.0, 1.0))
@@ -238,6 +244,7 @@ class Pass1Classifier:
                 "dir": EMBEDDING_DIR,
                 "max_tokens": self.encoder.max_tokens,
                 "quantize": self.encoder.quantize,
+                "split": getattr(self.encoder, "split", "length"),
             },
             "classes": [str(c) for c in self.classes],
             "risk_classes": [bool(r) for r in self.risk_classes],
@@ -269,7 +276,10 @@ class Pass1Classifier:
         emb = document["embedding"]
         if encoder is None:
             encoder = SentenceEncoder(
-                model_dir / emb["dir"], max_tokens=emb["max_tokens"], quantize=emb["quantize"]
+                model_dir / emb["dir"],
+                max_tokens=emb["max_tokens"],
+                quantize=emb["quantize"],
+                split=emb.get("split", "length"),
             )
         return cls(
             encoder,
@@ -300,26 +310,32 @@ def fit_classifier(
     encoder: SentenceEncoder,
     cfg: dict[str, Any],
     seed: int,
+    owner: np.ndarray | None = None,
 ) -> tuple[Pass1Classifier, dict[str, Any]]:
-    """Fit on the ``train`` split, Platt-scale and pick the threshold on ``calib``.
+    """Fit on the ``train`` rows, Platt-scale and pick the threshold on the ``calib`` rows.
 
+    ``embeddings`` has one row per chunk of the corpus texts and ``owner[i]`` is the corpus
+    row of chunk ``i`` (``None``: one embedding per row). Every chunk of a training row is a
+    training example with that row's target (so training rows should be single sentences);
+    calibration scores whole messages as the guardrail does, by their riskiest chunk.
     ``cfg`` is the ``safety`` config section. Returns the classifier and the calibration
     record (threshold table, reliability curve, calibration-split recall and FPR).
     """
     from sklearn.linear_model import LogisticRegression
 
     ccfg, cal = cfg["classifier"], cfg["calibration"]
-    train = (corpus["split"] == "train").to_numpy()
-    calib = (corpus["split"] == "calib").to_numpy()
+    owner = np.arange(len(corpus)) if owner is None else np.asarray(owner)
+    split = corpus["split"].to_numpy()
     y = corpus["label"].to_numpy().astype(int)
     target = corpus["category"] if ccfg["target"] == "category" else corpus["label"]
     target = target.astype(str).to_numpy()
+    train = split[owner] == "train"
     model = LogisticRegression(
         C=ccfg["C"], class_weight="balanced", max_iter=5000, random_state=seed
     )
-    model.fit(embeddings[train], target[train])
+    model.fit(embeddings[train], target[owner[train]])
     classes = [str(c) for c in model.classes_]
-    risky = set(target[train][y[train] == 1])
+    risky = set(target[y == 1]) & set(classes)
     coef, intercept = model.coef_, model.intercept_
     if len(classes) == 2:  # sklearn stores one row for two classes: expand to a softmax pair
         coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
@@ -329,13 +345,17 @@ def fit_classifier(
     clf = Pass1Classifier(
         encoder, coef, intercept, risk_classes, (1.0, 0.0), 0.5, session, classes=classes
     )
-    calib_logits = clf.raw_logit(embeddings[calib])
-    platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y[calib])
+    rows = np.flatnonzero(split == "calib")
+    chunk = np.isin(owner, rows)
+    position = np.searchsorted(rows, owner[chunk])
+    calib_logits = pool_max(clf.raw_logit(embeddings[chunk]), position, len(rows))
+    y_calib = y[rows]
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y_calib)
     clf.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-    calib_scores = clf._prob(embeddings[calib])
+    calib_scores = clf.score_embeddings(embeddings[chunk], position, len(rows))  # as deployed
     threshold, table = choose_threshold(
         calib_scores,
-        y[calib],
+        y_calib,
         target_recall=cal["target_recall"],
         cost_ratio=cal["cost_ratio"],
         prevalence=cal["prevalence"],
@@ -344,8 +364,8 @@ def fit_classifier(
     clf.threshold = threshold
     at = table[table["threshold"] == threshold].iloc[0]
     clf.meta = {
-        "train_messages": int(train.sum()),
-        "calib_messages": int(calib.sum()),
+        "train_examples": int(train.sum()),
+        "calib_messages": len(rows),
         "target_recall": cal["target_recall"],
         "cost_ratio": cal["cost_ratio"],
         "prevalence": cal["prevalence"],
@@ -357,7 +377,7 @@ def fit_classifier(
     }
     calibration = {
         "threshold": threshold,
-        "reliability": reliability_curve(calib_scores, y[calib], cal["bins"]),
+        "reliability": reliability_curve(calib_scores, y_calib, cal["bins"]),
         "table": table.to_dict(orient="list"),
     }
     return clf, calibration

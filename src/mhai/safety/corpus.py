@@ -1,7 +1,9 @@
 """The labelled safety corpus: a seeded generator of risk messages and hard negatives.
 
-Messages are composed from the fragments in ``corpus_templates.yaml`` (written by this
-project): an optional opener, shared life-context sentences, one or two core sentences from a
+Messages are composed from the fragments in ``corpus_templates.yaml`` and
+``corpus_templates_more.yaml`` (written by this project; the second adds everyday
+therapy-style talk, more hard negatives and risk wording, and Spanish and French themes):
+an optional opener, shared life-context sentences, one or two core sentences from a
 category's template *family*, an optional closer, then register transforms (lowercase,
 texting abbreviations, typos, emoji). Each template is a family whose expansions all go to
 one split (``train``, ``calib``, ``test``), so held-out messages are never paraphrases of
@@ -43,11 +45,46 @@ _ABBREVIATIONS = {
 _TAILS = ["😔", "😞", "😭", "🙃", "💀", "...", "😩", "lol", "haha", "😶", "🫠", "🥲"]
 
 
+TEMPLATE_FILES = ("corpus_templates.yaml", "corpus_templates_more.yaml")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that rejects a repeated mapping key (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"line {node.start_mark.line + 1}: repeated key(s) {repeated}")
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_package_yaml(name: str) -> dict[str, Any]:
+    text = resources.files("mhai.safety").joinpath(name).read_text("utf-8")
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except ValueError as err:
+        raise ValueError(f"mhai/safety/{name}: {err}") from err
+
+
 @cache
 def load_templates() -> dict[str, Any]:
-    """The fragment file shipped with the package."""
-    text = resources.files("mhai.safety").joinpath("corpus_templates.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    """The fragment files shipped with the package, merged.
+
+    Later files add context sentences, templates to existing themes (same name), new
+    themes, and new categories (which must give ``label`` and ``group``).
+    """
+    merged = _read_package_yaml(TEMPLATE_FILES[0])
+    for name in TEMPLATE_FILES[1:]:
+        extra = _read_package_yaml(name)
+        merged["contexts"] = merged["contexts"] + extra.get("contexts", [])
+        for category, spec in extra.get("categories", {}).items():
+            if category not in merged["categories"]:
+                merged["categories"][category] = {**spec, "families": {}}
+            families = merged["categories"][category]["families"]
+            for theme, pool in spec["families"].items():
+                families[theme] = families.get(theme, []) + pool
+    return merged
 
 
 @cache

@@ -4,8 +4,10 @@ Wraps a sentence-transformers folder (MiniLM by default) but runs its transforme
 with mean or CLS pooling, which saves the per-call overhead of ``SentenceTransformer.encode``
 on single chat messages. On CPU the linear layers can be int8 dynamically quantized (about
 3x faster for short inputs); training and inference use the same encoder, so scores stay
-consistent. Texts longer than ``max_tokens`` are split at sentence boundaries into chunks,
-each embedded separately, so a risk sentence late in a long post is never truncated away.
+consistent. Texts are split into chunks that are embedded separately (one batch per
+message): with ``split="sentence"`` (the default for pass 1) every sentence is a chunk, so one
+risk sentence is not averaged away by the everyday sentences around it; with
+``split="length"`` only texts longer than ``max_tokens`` are split, at sentence boundaries.
 """
 
 from __future__ import annotations
@@ -17,20 +19,72 @@ from pathlib import Path
 import numpy as np
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+SPLITS = ("sentence", "length")
+_LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "7": "t", "$": "s",
+                       "!": "i", "@": "a", "|": "l"})  # fmt: skip
+_MIXED = re.compile(r"(?<![\w$@!|])(?=[\w$@!|]*[a-zA-Z])(?=[\w$@!|]*[0-9$@!|][\w$@!|]*[a-zA-Z])"
+                    r"[\w$@!|]+")  # fmt: skip
+_TIME_OR_COUNT = re.compile(r"\d+(am|pm|st|nd|rd|th|s|h|hrs?|k|m|x|mg|kg|lbs?|yo)", re.IGNORECASE)
+_SPACED = re.compile(r"\b(?:[a-zA-Z] ){3,}[a-zA-Z]\b")
+
+
+def deobfuscate(text: str) -> str:
+    """Undo common obfuscation of words: leetspeak inside words ("k1ll", "$uicide", "d!e")
+    and letters spaced out ("s u i c i d e"). Times and counts ("3am", "10mg") stay."""
+
+    def unleet(match: re.Match) -> str:
+        word = match.group(0)
+        return word if _TIME_OR_COUNT.fullmatch(word) else word.translate(_LEET)
+
+    text = _MIXED.sub(unleet, text)
+    return _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
+MIN_SENTENCE_WORDS = 4  # shorter fragments ("hey.", "idk.", "ok so") join a neighbour
+
+
+def split_sentences(text: str, min_words: int = MIN_SENTENCE_WORDS) -> list[str]:
+    """Sentences of ``text``; fragments under ``min_words`` words join their neighbour."""
+    out: list[str] = []
+    pending = ""
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        if not sentence:
+            continue
+        sentence = f"{pending} {sentence}".strip() if pending else sentence
+        pending = ""
+        if len(sentence.split()) < min_words:
+            pending = sentence
+        else:
+            out.append(sentence)
+    if pending:
+        if out:
+            out[-1] = f"{out[-1]} {pending}"
+        else:
+            out.append(pending)
+    return out
 
 
 class SentenceEncoder:
     """Embeds texts into unit vectors; ``chunks`` splits long texts for chunk-level scoring."""
 
-    def __init__(self, model_dir: str | Path, max_tokens: int = 128, quantize: bool = True):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        max_tokens: int = 128,
+        quantize: bool = True,
+        split: str = "length",
+    ):
         import torch
         from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
         from mhai.models import load_embedder
 
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.model_dir = Path(model_dir)
         self.max_tokens = int(max_tokens)
         self.quantize = bool(quantize)
+        self.split = split
         st = load_embedder(self.model_dir)
         pooling = next((m for m in st if isinstance(m, Pooling)), None)
         mode = str(pooling.pooling_mode) if pooling is not None else "mean"
@@ -67,8 +121,10 @@ class SentenceEncoder:
         return pooled.numpy()
 
     def chunks(self, text: str) -> list[str]:
-        """Split ``text`` into sentence groups of at most ``max_tokens`` tokens each."""
-        text = str(text).strip() or "(empty message)"
+        """Split ``text`` into sentences, or sentence groups of at most ``max_tokens`` tokens."""
+        text = deobfuscate(str(text).strip()) or "(empty message)"
+        if self.split == "sentence":
+            return split_sentences(text)
         if len(self.tokenizer.tokenize(text)) + 2 <= self.max_tokens:
             return [text]
         out: list[str] = []

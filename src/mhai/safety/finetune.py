@@ -1,11 +1,12 @@
-"""Task adaptation of the sentence encoder before pass 1 (optional, on by default).
+"""Task adaptation of the sentence encoder before pass 1 (optional, off by default).
 
 The frozen MiniLM embedding mixes risk with topic: "I wrote my suicide note" and "my uncle
 died by suicide" sit close together. A short fine-tune with a category softmax head on
 sentence-level units from the *training* templates (risk and no-risk categories, plus the
 shared context sentences as their own class) pulls the categories apart; the head is then
 dropped and pass 1 fits its own classifier on the adapted embeddings. The result is saved
-as an ordinary sentence-transformers folder.
+as an ordinary sentence-transformers folder. Measured on held-out templates it moved ROC AUC
+by under 0.01 (1 to 4 epochs) for minutes of CPU, so it is off by default.
 """
 
 from __future__ import annotations

@@ -45,16 +45,32 @@ def build_corpus(
     return corpus
 
 
+def pass1_training_table(corpus: pd.DataFrame, cfg: dict[str, Any], seed: int) -> pd.DataFrame:
+    """What pass 1 is fitted and calibrated on: ``text, label, category, split``.
+
+    Training rows are single sentences (:func:`training_units`: core sentences of the
+    training templates plus the everyday context sentences), and the data stage's rows if
+    the corpus has them; calibration rows are the whole ``calib`` messages.
+    """
+    units = training_units(seed, cfg["corpus"]["splits"], cfg["classifier"]["fills"])
+    units = units.rename(columns={"target": "category"}).assign(split="train")
+    extra = corpus[corpus["source"] == "data_stage"]
+    calib = corpus[corpus["split"] == "calib"]
+    columns = ["text", "label", "category", "split"]
+    return pd.concat([units[columns], extra[columns], calib[columns]], ignore_index=True)
+
+
 def train_pass1(
     corpus_path: Path, embedding_dir: Path, out_dir: Path, cfg: dict[str, Any], seed: int
 ) -> Pass1Classifier:
-    """(Adapt the encoder,) embed the corpus, fit and calibrate pass 1, save to ``out_dir``."""
+    """(Adapt the encoder,) embed the training sentences, fit and calibrate pass 1, save."""
     corpus = read_parquet(corpus_path, CORPUS_SCHEMA)
     ccfg = cfg["classifier"]
     ft = ccfg["finetune"]
+    table = pass1_training_table(corpus, cfg, seed)
     if ft["epochs"] > 0:
-        units = training_units(seed, cfg["corpus"]["splits"], ft["fills"])
-        log.info("adapting the encoder on %d training-template sentences", len(units))
+        units = table[table["split"] == "train"].rename(columns={"category": "target"})
+        log.info("adapting the encoder on %d training sentences", len(units))
         embedding_dir = finetune_encoder(
             embedding_dir,
             out_dir / EMBEDDING_DIR,
@@ -65,9 +81,14 @@ def train_pass1(
             ccfg["max_tokens"],
             seed,
         )
-    encoder = SentenceEncoder(embedding_dir, ccfg["max_tokens"], ccfg["quantize"])
-    embeddings = embed_corpus(encoder, corpus["text"].tolist())
-    clf, calibration = fit_classifier(corpus, embeddings, encoder, cfg, seed)
+    encoder = SentenceEncoder(embedding_dir, ccfg["max_tokens"], ccfg["quantize"], ccfg["split"])
+    log.info(
+        "pass 1: %d training sentences, %d calibration messages",
+        int((table["split"] == "train").sum()),
+        int((table["split"] == "calib").sum()),
+    )
+    embeddings, owner = encoder.encode(table["text"].tolist(), progress=True)
+    clf, calibration = fit_classifier(table, embeddings, encoder, cfg, seed, owner=owner)
     clf.save(out_dir, calibration)
     log.info(
         "pass 1: threshold %.4f; calibration split recall %.3f, FPR %.3f",
