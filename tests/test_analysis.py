@@ -18,7 +18,7 @@ from sklearn.metrics import adjusted_rand_score
 from mhai.analysis import effect_sizes as es
 from mhai.analysis.early_prediction import cross_validated_auc
 from mhai.analysis.growth_mixture import fit_growth_mixture, select_k
-from mhai.analysis.mixed_models import moderator_models
+from mhai.analysis.mixed_models import fit_mixedlm, moderator_models
 from mhai.analysis.recovery import summarise
 from mhai.analysis.retention import km_curve
 
@@ -255,6 +255,33 @@ def test_mixedlm_recovers_a_planted_slope_moderation():
     assert bool(row["converged"])
     assert row["ci_low"] < truth < row["ci_high"]
     assert row["ci_high"] < 0
+
+
+def test_warm_start_reaches_the_statsmodels_optimum():
+    """``reml_start`` (pattern-grouped REML) only moves statsmodels' starting point: the
+    estimates and standard errors are those of a cold statsmodels fit."""
+    rng = np.random.default_rng(8)
+    n = 150
+    rows = []
+    for i in range(n):
+        level, slope = 15 + rng.normal(0, 3), -4 + rng.normal(0, 2)
+        for w in WEEKS[: rng.integers(1, 6)]:
+            y = level + slope * w / 10 + rng.normal(0, 1.5)
+            rows.append({"participant_id": f"p{i}", "week": int(w), "score": y})
+    long = pd.DataFrame(rows).assign(t=lambda d: d["week"] / 10)
+    cold = fit_mixedlm("score ~ C(week)", long, warm_start=False)
+    warm = fit_mixedlm("score ~ C(week)", long)
+    assert cold.converged and warm.converged
+    np.testing.assert_allclose(warm.fe_params, cold.fe_params, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(warm.bse_fe, cold.bse_fe, rtol=1e-3)
+
+
+def test_linear_trend_weights_give_the_least_squares_slope():
+    means = np.array([15.0, 12.0, 10.5, 10.0, 9.0])
+    weights = es.linear_trend_weights(WEEKS)
+    assert 0 not in weights
+    trend = sum(c * (means[list(WEEKS).index(w)] - means[0]) for w, c in weights.items())
+    assert trend == pytest.approx(np.polyfit(WEEKS / 10, means, 1)[0])
 
 
 # ----------------------------------------------------------------------------- prediction

@@ -8,10 +8,15 @@ loneliness improvement is a fall, for the other social measures a rise. Three st
 - ``d_av``: mean improvement / mean of the baseline and follow-up SDs.
 
 Completer estimates use people seen at both waves with percentile bootstrap CIs (resampling
-people, seeded). The all-available-data estimate is model-based: a MixedLM with week as a
-factor fitted to every observed wave, whose follow-up contrast is divided by the baseline SD
-of everyone seen at baseline (intention-to-treat style, valid under missing at random), with a
-delta-method CI.
+people, seeded). They estimate the effect *among completers*, which differs from the effect in
+everyone enrolled when dropout depends on how people fare (parameter recovery measures the
+gap). The all-available-data estimate is model-based: a MixedLM with week as a factor fitted
+to every observed wave, whose follow-up contrast is divided by the baseline SD of everyone seen
+at baseline (intention-to-treat style), with a delta-method CI. It is valid under missing at
+random *given the model's variables*: dropout that depends on engagement is made ignorable by
+auxiliary engagement covariates (person totals, log1p, centred over everyone) interacted with
+week, so the week contrasts stay marginal (population-average) means. The same fit gives the
+mean linear trend: the least-squares slope through the model-implied wave means.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ DEFINITIONS = {
     "d_z": "mean improvement / SD of individual changes (paired d_z)",
     "d_av": "mean improvement / mean of baseline and week-{w} SDs (d_av)",
     "d_itt": (
-        "MixedLM (week as factor, random intercept{re}) on all observed waves: model-implied "
-        "improvement to week {w} / SD of all baseline scores"
+        "MixedLM (week as factor{aux}, random intercept{re}) on all observed waves: "
+        "model-implied improvement to week {w} / SD of all baseline scores"
     ),
     "response": "share of completers with a reduction of at least {pct}% from baseline",
     "remission": "share of completers scoring below {cut} at week {w}",
@@ -143,38 +148,91 @@ def clinical_rates(
     return out
 
 
-def itt_spec(long: pd.DataFrame, *, random_slope: bool, methods) -> tuple[dict, np.ndarray]:
-    """The all-available-data model of one measure: a ``fit_mixedlm`` spec (week as factor,
-    random intercept and, with more than two waves, slope) and the observed baseline scores.
-    ``long``: participant_id, week, score."""
+def itt_spec(
+    long: pd.DataFrame,
+    *,
+    random_slope: bool,
+    methods,
+    auxiliary: pd.DataFrame | None = None,
+) -> tuple[dict, dict]:
+    """The all-available-data model of one measure: a ``fit_mixedlm`` spec and what
+    ``itt_from_fit`` needs besides the fit (observed baseline scores, auxiliary names and the
+    sampling covariance of their means). ``long``: participant_id, week, score. The model is
+    ``score ~ C(week)`` (``* (aux...)`` with auxiliary covariates: person-level columns indexed
+    by participant_id, centred over the people in the model and scaled to unit SD; constant
+    ones are dropped) with a random intercept and, with more than two waves, slope."""
     data = long.dropna(subset=["score"]).copy()
     data["t"] = data["week"] / 10.0
     baseline = data.loc[data["week"] == 0, "score"].to_numpy(float)
+    names: list[str] = []
+    mean_cov = np.zeros((0, 0))
+    if auxiliary is not None and auxiliary.shape[1]:
+        people = pd.Index(data["participant_id"].unique())
+        aux = auxiliary.reindex(people).astype(float)
+        aux = aux.loc[:, aux.std(ddof=1) > 0]
+        aux = (aux - aux.mean()) / aux.std(ddof=1)
+        if aux.isna().any().any():
+            missing = aux.index[aux.isna().any(axis=1)][0]
+            raise ValueError(f"auxiliary covariates missing for participant {missing!r}")
+        aux.columns = names = [f"aux_{c}" for c in aux.columns]
+        data = data.join(aux, on="participant_id")
+        mean_cov = np.atleast_2d(np.cov(aux.to_numpy(), rowvar=False)) / len(aux)
+    formula = "score ~ C(week)" + (f" * ({' + '.join(names)})" if names else "")
     spec = {
-        "formula": "score ~ C(week)",
+        "formula": formula,
         "data": data,
         "re_formula": "~t" if random_slope else "1",
         "methods": methods,
     }
-    return spec, baseline
+    return spec, {"baseline": baseline, "auxiliary": names, "aux_mean_cov": mean_cov}
+
+
+def _contrast(fit: MixedFit, weights: dict[int, float], context: dict) -> tuple[float, float]:
+    """``sum_w weights[w] * (mean at week w - mean at week 0)`` at the auxiliaries' means and
+    its SE: the fixed-effect covariance plus the sampling variance of the auxiliary means
+    (the marginal mean sits at the sample mean of each auxiliary)."""
+    terms = [f"C(week)[T.{w}]" for w in weights]
+    c = np.array(list(weights.values()))
+    est = float(c @ fit.fe_params[terms].to_numpy())
+    var = float(c @ fit.cov_fe.loc[terms, terms].to_numpy() @ c)
+    if context["auxiliary"]:
+        gamma = np.array([[fit.fe_params[f"{t}:{a}"] for a in context["auxiliary"]] for t in terms])
+        g = c @ gamma
+        var += float(g @ context["aux_mean_cov"] @ g)
+    return est, float(np.sqrt(var))
+
+
+def linear_trend_weights(weeks) -> dict[int, float]:
+    """Weights of the least-squares slope (per 10 weeks) through the means at ``weeks`` (which
+    include week 0), on the week contrasts against week 0 (the weights sum to zero, so the
+    week-0 mean drops out)."""
+    t = np.asarray(sorted(weeks), dtype=float) / 10.0
+    c = (t - t.mean()) / ((t - t.mean()) ** 2).sum()
+    return {int(w): float(cw) for w, cw in zip(sorted(weeks), c, strict=True) if w != 0}
 
 
 def itt_from_fit(
-    fit: MixedFit, baseline: np.ndarray, measure: str, *, followup: int, level: float = 0.95
+    fit: MixedFit, context: dict, measure: str, *, followup: int, level: float = 0.95
 ) -> dict[str, float]:
-    """All-available-data d from a fitted week-as-factor MixedLM.
+    """All-available-data d, mean change and linear trend from a fitted ``itt_spec`` model.
 
-    Its follow-up contrast estimates the change in the population mean under MAR; it is divided
-    by the SD of all observed baseline scores. The CI is Wald on the delta-method SE
-    (uncertainty of the contrast and of the SD, normal theory)."""
-    term = f"C(week)[T.{followup}]"
-    delta = _sign(measure) * float(fit.fe_params[term])
-    se_delta = float(fit.bse_fe[term])
+    The follow-up contrast estimates the change in the population mean under MAR given the
+    model's variables; it is divided by the SD of all observed baseline scores. The CI is Wald
+    on the delta-method SE (uncertainty of the contrast and of the SD, normal theory).
+    ``trend`` is the least-squares slope (per 10 weeks, raw score units) through the
+    model-implied means at every modelled week (NaN with only two waves)."""
+    baseline = context["baseline"]
+    raw, se_delta = _contrast(fit, {followup: 1.0}, context)
+    delta = _sign(measure) * raw
     sd = float(baseline.std(ddof=1))
     d = delta / sd
     var_sd = sd**2 / (2 * (len(baseline) - 1))
     se = float(np.sqrt(se_delta**2 / sd**2 + d**2 * var_sd / sd**2))
     z = stats.norm.ppf(0.5 + level / 2)
+    weeks = [0] + [int(t[len("C(week)[T.") : -1]) for t in fit.fe_params.index if _is_week(t)]
+    trend, se_trend = np.nan, np.nan  # with two waves the trend is the change itself
+    if len(weeks) > 2:
+        trend, se_trend = _contrast(fit, linear_trend_weights(weeks), context)
     return {
         "estimate": d,
         "ci_low": d - z * se,
@@ -182,12 +240,19 @@ def itt_from_fit(
         "se": se,
         "mean_change": delta,
         "se_change": se_delta,
+        "trend": trend,
+        "se_trend": se_trend,
         "baseline_sd": sd,
+        "auxiliary": ", ".join(a.removeprefix("aux_") for a in context["auxiliary"]),
         "converged": fit.converged,
         "warnings": fit.warnings,
         "n": fit.n_participants,
         "n_obs": fit.n_obs,
     }
+
+
+def _is_week(term: str) -> bool:
+    return term.startswith("C(week)[T.") and term.endswith("]")
 
 
 def itt_d(
@@ -198,7 +263,8 @@ def itt_d(
     random_slope: bool = True,
     methods=DEFAULT_METHODS,
     level: float = 0.95,
+    auxiliary: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Fit ``itt_spec`` for one measure and return ``itt_from_fit``."""
-    spec, baseline = itt_spec(long, random_slope=random_slope, methods=methods)
-    return itt_from_fit(fit_mixedlm(**spec), baseline, measure, followup=followup, level=level)
+    spec, context = itt_spec(long, random_slope=random_slope, methods=methods, auxiliary=auxiliary)
+    return itt_from_fit(fit_mixedlm(**spec), context, measure, followup=followup, level=level)

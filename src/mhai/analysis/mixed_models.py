@@ -4,6 +4,12 @@ Time enters as ``t = week / 10``, so a slope is the change over the whole 10-wee
 Person-level moderators (engagement, week-6 alliance) are standardised, so ``t:x`` is the
 difference in 10-week change per SD of the moderator. Every fit tries several optimisers in
 turn and reports whether it converged, with any warnings statsmodels raised.
+
+statsmodels evaluates the likelihood person by person in Python, so a cold fit of 305 people
+takes about a second. ``reml_start`` finds the REML optimum first with people grouped by
+their pattern of observed times (everyone in a pattern shares one marginal covariance, so each
+evaluation is a few small matrix products); statsmodels then starts there, confirms the
+optimum in a few iterations and computes the estimates and standard errors it reports.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
-from scipy import stats
+from scipy import optimize, stats
+from statsmodels.regression.mixed_linear_model import MixedLMParams
 
 DEFAULT_METHODS = ("bfgs", "lbfgs", "cg")
 
@@ -27,10 +34,72 @@ class MixedFit:
 
     fe_params: pd.Series
     bse_fe: pd.Series
+    cov_fe: pd.DataFrame
     converged: bool
     warnings: str
     n_participants: int
     n_obs: int
+
+
+def _pattern_blocks(model) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(Z, X, y) per pattern of random-effects design rows: Z (m, q) shared by the pattern's
+    people, X (n_p, m, k) and y (n_p, m) stacked over them."""
+    patterns: dict[tuple, list] = {}
+    for label in model.group_labels:
+        idx = model.row_indices[label]
+        z = model.exog_re[idx]
+        patterns.setdefault((len(idx), z.tobytes()), []).append(idx)
+    out = []
+    for idx in patterns.values():
+        rows = np.asarray(idx)
+        out.append((model.exog_re[rows[0]], model.exog[rows], model.endog[rows]))
+    return out
+
+
+def reml_start(model) -> MixedLMParams | None:
+    """REML estimates of a statsmodels ``MixedLM`` (random effects only, no variance
+    components) from pattern-grouped algebra: the profiled REML criterion is minimised over a
+    Cholesky factor of the scaled random-effects covariance ``Psi`` (statsmodels' own
+    parameterisation), fixed effects by GLS. None when the model has variance components."""
+    if model.k_vc:
+        return None
+    blocks = _pattern_blocks(model)
+    n_obs, k = model.exog.shape
+    q = model.k_re
+    tril = np.tril_indices(q)
+
+    def solve(theta):
+        L = np.zeros((q, q))
+        L[tril] = theta
+        psi = L @ L.T
+        A, b, logdet, inverses = np.zeros((k, k)), np.zeros(k), 0.0, []
+        for Z, X, y in blocks:
+            W = np.eye(len(Z)) + Z @ psi @ Z.T
+            Winv = np.linalg.inv(W)
+            logdet += len(X) * np.linalg.slogdet(W)[1]
+            WX = np.einsum("ml,nlk->nmk", Winv, X)
+            A += np.einsum("nmk,nmj->kj", X, WX)
+            b += np.einsum("nmk,nm->k", WX, y)
+            inverses.append(Winv)
+        beta = np.linalg.solve(A, b)
+        quad = 0.0
+        for (_, X, y), Winv in zip(blocks, inverses, strict=True):
+            r = y - X @ beta
+            quad += np.einsum("nm,ml,nl->", r, Winv, r)
+        return psi, beta, A, logdet, quad
+
+    def criterion(theta):
+        _, _, A, logdet, quad = solve(theta)
+        if not np.isfinite(quad) or quad <= 0:
+            return np.inf
+        return (n_obs - k) * np.log(quad / (n_obs - k)) + logdet + np.linalg.slogdet(A)[1]
+
+    theta0 = np.eye(q)[tril]
+    res = optimize.minimize(criterion, theta0, method="BFGS")
+    if not np.isfinite(res.fun):
+        return None
+    psi, beta, *_ = solve(res.x)
+    return MixedLMParams.from_components(fe_params=beta, cov_re=psi)
 
 
 def fit_mixedlm(
@@ -40,18 +109,22 @@ def fit_mixedlm(
     re_formula: str = "~t",
     methods=DEFAULT_METHODS,
     groups: str = "participant_id",
+    warm_start: bool = True,
 ) -> MixedFit:
     """Fit ``formula`` with random effects ``re_formula`` per ``groups`` by REML.
 
-    ``methods`` are tried in order until one converges (statsmodels' list semantics)."""
+    ``methods`` are tried in order until one converges (statsmodels' list semantics), from
+    ``reml_start`` when ``warm_start`` (the same optimum, reached in a fraction of the time)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = smf.mixedlm(formula, data, groups=data[groups], re_formula=re_formula)
-        result = model.fit(method=list(methods), reml=True)
+        start = reml_start(model) if warm_start else None
+        result = model.fit(start_params=start, method=list(methods), reml=True)
     messages = sorted({str(w.message).splitlines()[0] for w in caught})
     return MixedFit(
         fe_params=result.fe_params,
         bse_fe=result.bse_fe,
+        cov_fe=result.cov_params().loc[result.fe_params.index, result.fe_params.index],
         converged=bool(result.converged),
         warnings="; ".join(messages),
         n_participants=int(data[groups].nunique()),

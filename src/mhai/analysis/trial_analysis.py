@@ -58,19 +58,31 @@ def _z(level: float) -> float:
 
 
 # ----------------------------------------------------------------------------- effect sizes
+def itt_auxiliary(eng: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """The all-available-data models' auxiliary covariates: the engagement totals named by
+    ``mixed_models.auxiliary``, log1p (``eng`` from ``tables.engagement``)."""
+    return np.log1p(eng[list(settings["mixed_models"]["auxiliary"])])
+
+
 def effect_size_table(
-    symptoms: pd.DataFrame, social: pd.DataFrame, settings: dict, seed: int, workers: int = 1
+    symptoms: pd.DataFrame,
+    social: pd.DataFrame,
+    settings: dict,
+    seed: int,
+    workers: int = 1,
+    auxiliary: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Completer d's (three definitions, bootstrap CIs), the all-available-data d, and the
-    clinical rates, for PHQ-9, GAD-7 and each social measure. Also returns the ITT fits'
-    summaries (used by the mixed-model table and by parameter recovery)."""
+    """Completer d's (three definitions, bootstrap CIs), the all-available-data d (with the
+    ``auxiliary`` person covariates, see ``effect_sizes.itt_spec``), and the clinical rates,
+    for PHQ-9, GAD-7 and each social measure. Also returns the ITT fits' summaries (used by
+    the mixed-model table and by parameter recovery)."""
     follow = settings["followup_week"]
     level = settings["ci_level"]
     methods = settings["mixed_models"]["optimizers"]
     measures = [(m, symptoms) for m in tb.SYMPTOMS]
     measures += [(m, social) for m in sorted(social["outcome"].unique())]
     rows: dict[str, list[dict]] = {}
-    specs, baselines, slopes = [], [], []
+    specs, contexts, slopes = [], [], []
     for i, (measure, long) in enumerate(measures):
         pair = tb.paired(long, measure, 0, follow)
         common = {
@@ -123,23 +135,28 @@ def effect_size_table(
                 )
         sub = long.loc[long["outcome"] == measure]
         slopes.append(sub["week"].nunique() > 2)
-        spec, baseline = es.itt_spec(sub, random_slope=slopes[-1], methods=methods)
+        spec, context = es.itt_spec(
+            sub, random_slope=slopes[-1], methods=methods, auxiliary=auxiliary
+        )
         specs.append(spec)
-        baselines.append(baseline)
+        contexts.append(context)
     itt = {}
     fits = fit_many(specs, workers)
-    for (measure, _), fit, baseline, slope in zip(measures, fits, baselines, slopes, strict=True):
-        itt[measure] = es.itt_from_fit(fit, baseline, measure, followup=follow, level=level)
+    for (measure, _), fit, context, slope in zip(measures, fits, contexts, slopes, strict=True):
+        itt[measure] = es.itt_from_fit(fit, context, measure, followup=follow, level=level)
+        aux = itt[measure]["auxiliary"]
         row = {
             "measure": measure,
             "statistic": "d_itt",
             "sample": "all_available",
             "n": itt[measure]["n"],
-            "baseline_mean": baseline.mean(),
+            "baseline_mean": context["baseline"].mean(),
             "followup_mean": np.nan,
             "ci_method": "Wald, delta method",
             "definition": es.DEFINITIONS["d_itt"].format(
-                w=follow, re=" and slope" if slope else ""
+                w=follow,
+                re=" and slope" if slope else "",
+                aux=f" x centred log1p {aux} (auxiliary for dropout)" if aux else "",
             ),
         }
         rows[measure].insert(
@@ -300,28 +317,34 @@ def mixed_model_table(
     for measure, fit in itt.items():
         if "mean_change" not in fit:
             continue
-        se = fit["se_change"]
-        parts.append(
-            pd.DataFrame(
-                [
-                    {
-                        "model": "score ~ C(week), all available data (improvement, signed)",
-                        "outcome": measure,
-                        "predictor": "",
-                        "term": f"improvement to week {follow}",
-                        "estimate": fit["mean_change"],
-                        "se": se,
-                        "ci_low": fit["mean_change"] - z * se,
-                        "ci_high": fit["mean_change"] + z * se,
-                        "p_value": 2 * stats.norm.sf(abs(fit["mean_change"] / se)),
-                        "n_participants": fit["n"],
-                        "n_obs": fit["n_obs"],
-                        "converged": fit["converged"],
-                        "warnings": fit["warnings"],
-                    }
-                ]
+        aux = f" x log1p {fit['auxiliary']} (auxiliary)" if fit["auxiliary"] else ""
+        terms = [(f"improvement to week {follow}", fit["mean_change"], fit["se_change"])]
+        if np.isfinite(fit["se_trend"]) and fit["se_trend"] > 0:
+            terms.append(("mean linear trend per 10 weeks", fit["trend"], fit["se_trend"]))
+        for term, est, se in terms:
+            parts.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "model": f"score ~ C(week){aux}, all available data "
+                            "(improvement signed; trend = least-squares slope of the "
+                            "model-implied wave means, raw units)",
+                            "outcome": measure,
+                            "predictor": "",
+                            "term": term,
+                            "estimate": est,
+                            "se": se,
+                            "ci_low": est - z * se,
+                            "ci_high": est + z * se,
+                            "p_value": 2 * stats.norm.sf(abs(est / se)),
+                            "n_participants": fit["n"],
+                            "n_obs": fit["n_obs"],
+                            "converged": fit["converged"],
+                            "warnings": fit["warnings"],
+                        }
+                    ]
+                )
             )
-        )
     return pd.concat([p for p in parts if len(p)], ignore_index=True)
 
 
@@ -366,16 +389,19 @@ def analyse_trial(tables: dict[str, pd.DataFrame], settings: dict, seed: int) ->
         raise ValueError(f"assessments need weeks 0 and {follow}; found {weeks}")
     ids = [p for p in participants["participant_id"] if p in set(symptoms["participant_id"])]
 
+    early_week = settings["early_prediction"]["week"]
+    eng = tb.engagement(tables["sessions"], ids, early_week)
     workers = settings["mixed_models"]["workers"]
-    effects, itt = effect_size_table(symptoms, social, settings, seed, workers)
+    everyone = tb.engagement(tables["sessions"], participants["participant_id"], early_week)
+    effects, itt = effect_size_table(
+        symptoms, social, settings, seed, workers, auxiliary=itt_auxiliary(everyone, settings)
+    )
 
     cfg = settings["classes"]
     Y = class_matrix(symptoms, cfg, ids, weeks)
     fits, chosen, fit_table = fit_classes(Y, weeks, cfg, seed)
     classes, trajectories, assignment = class_tables(fits, chosen, ids, weeks, symptoms, level)
 
-    early_week = settings["early_prediction"]["week"]
-    eng = tb.engagement(tables["sessions"], ids, early_week)
     alliance = tb.alliance_mean(tables["alliance"])
     moderators = np.log1p(eng[list(settings["mixed_models"]["engagement"])]).join(alliance)
     mixed = mixed_model_table(symptoms, moderators, itt, settings)
