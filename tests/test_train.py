@@ -207,6 +207,39 @@ def test_sft_labels_cover_only_the_assistant_turn(env):
     assert pad.any() and (batch["labels"][pad] == -100).all()
 
 
+def test_dpo_rows_end_with_one_end_of_turn(env, sft_run, tmp_path):
+    import torch
+    from trl import DPOTrainer
+
+    from mhai.train.dpo import load_policy, prepare_pairs
+    from mhai.train.recipes import trainer_config
+
+    tokenizer = env["tokenizer"]
+    recipe = load_recipe(env["dpo_recipe"])
+    train, _, _ = prepare_pairs(recipe, tokenizer, env["dpo_data"])
+    args = trainer_config(recipe, tmp_path, seed=0, report_to=["none"], run_name="eos")
+    args.eval_strategy = "no"
+    policy = load_policy(recipe, env["base"], env["root"] / "sft_adapter")
+    trainer = DPOTrainer(
+        model=policy, ref_model=None, args=args, train_dataset=train, processing_class=tokenizer
+    )
+    row = trainer.train_dataset[0]
+    assert tokenizer.decode(row["prompt_ids"]).endswith(
+        POSTS[0] + "<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert tokenizer.decode(row["chosen_ids"]) == GOOD[0] + "<|im_end|>\n"
+    assert tokenizer.decode(row["rejected_ids"]) == BAD[0] + "<|im_end|>\n"
+    for side in ("chosen_ids", "rejected_ids"):
+        assert row[side].count(tokenizer.eos_token_id) == 1  # no doubled EOS
+    # The reference is a frozen copy of the starting (SFT) adapter, not the bare base.
+    model = trainer.model
+    assert "ref" in model.peft_config
+    ref = {n: p for n, p in model.named_parameters() if ".ref." in n}
+    assert ref and not any(p.requires_grad for p in ref.values())
+    default = dict(model.named_parameters())
+    assert all(torch.equal(p, default[n.replace(".ref.", ".default.")]) for n, p in ref.items())
+
+
 def test_dpo_loss_starts_at_log2_and_moves(dpo_run):
     losses = _losses(dpo_run.history)
     assert all(math.isfinite(v) for v in losses)
@@ -327,6 +360,49 @@ def test_merged_model_reloads_and_generates(env, dpo_run, tmp_path):
     assert sampled[0] == sampled[1]  # a fixed seed repeats sampling
 
 
+def test_vllm_backend_renders_chat_prompts_and_keeps_order(env, monkeypatch):
+    import importlib.machinery
+    import sys
+    import types
+
+    import mhai.train.generate as gen
+
+    monkeypatch.setattr(gen.importlib.util, "find_spec", lambda name: None)
+    assert not gen.vllm_available()
+    conversations = [[{"role": "user", "content": p}] for p in POSTS[:2]]
+    with pytest.raises(ValueError, match="vLLM is not installed"):
+        generate("some/dir", env["tokenizer"], conversations, max_new_tokens=4, seed=0,
+                 backend="vllm")  # fmt: skip
+    monkeypatch.undo()
+
+    calls = {}
+
+    class LLM:
+        def __init__(self, model, seed, tensor_parallel_size):
+            calls["init"] = (model, seed, tensor_parallel_size)
+
+        def generate(self, prompts, params):
+            calls["prompts"], calls["params"] = prompts, params
+            out = types.SimpleNamespace
+            return [out(outputs=[out(text=f" reply {i} ")]) for i in range(len(prompts))]
+
+    fake = types.ModuleType("vllm")
+    fake.__spec__ = importlib.machinery.ModuleSpec("vllm", None)
+    fake.LLM, fake.SamplingParams = LLM, lambda **kw: kw
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    assert gen.vllm_available()
+    texts = generate(env["base"], env["tokenizer"], conversations, max_new_tokens=5, seed=4,
+                     backend="vllm")  # fmt: skip
+    assert texts == ["reply 0", "reply 1"]
+    assert calls["init"][:2] == (str(env["base"]), 4)
+    assert calls["params"] == {"max_tokens": 5, "temperature": 0.0, "seed": 4}  # greedy
+    prompt = calls["prompts"][1]
+    assert prompt.endswith("<|im_start|>assistant\n") and POSTS[1] in prompt
+    with pytest.raises(ValueError, match="needs a model directory"):
+        generate(object(), env["tokenizer"], conversations, max_new_tokens=5, seed=4,
+                 backend="vllm")  # fmt: skip
+
+
 def test_generate_cli_writes_one_reply_per_row(env, dpo_run, tmp_path):
     from mhai.cli import main
     from mhai.train.merge import merge_adapter
@@ -358,7 +434,19 @@ def test_model_card_names_base_metrics_and_limits():
     )
     assert card.startswith("---\n") and "base_model: hf:x/y" in card
     assert "| dpo | 2.5000 | - | 0.6250 |" in card
-    assert "not clinical advice" in card
+    assert "not clinical advice" in card and "## Intended use and limits" in card
+    assert "sft: a.jsonl" in card and "method: sft" in card  # data and recipe
+    assert "trl 1." in card and "peft 0." in card  # software versions
+    assert "DPO2" not in card
+    with_dpo2 = model_card(
+        "gm",
+        base_spec="hf:x/y",
+        data={"sft": "a.jsonl", "dpo2": "results/evaluation/dpo2_pairs.jsonl"},
+        recipes={"sft": {"method": "sft"}, "dpo": {}, "dpo2": {"method": "dpo"}},
+        metrics=metrics,
+        normalise="mean",
+    )
+    assert "second DPO round (DPO2)" in with_dpo2 and "dpo2_pairs.jsonl" in with_dpo2
 
 
 @pytest.mark.parametrize(
@@ -401,6 +489,14 @@ def test_missing_data_and_short_max_length_are_named(env, tmp_path):
     recipe.data["overlong"] = "drop"
     with pytest.raises(TrainingDataError, match="no row fits"):
         prepare_sft_data(recipe, env["tokenizer"], env["sft_data"])
+    from mhai.train.dpo import prepare_pairs
+
+    dpo_recipe = load_recipe(env["dpo_recipe"])
+    with pytest.raises(TrainingDataError, match="training data .*nope.jsonl not found"):
+        prepare_pairs(dpo_recipe, env["tokenizer"], tmp_path / "nope.jsonl")
+    dpo_recipe.training["max_length"] = 40
+    with pytest.raises(TrainingDataError, match=r"row id 'd0'.*max_length=40"):
+        prepare_pairs(dpo_recipe, env["tokenizer"], env["dpo_data"])
 
 
 def test_bad_rows_name_file_row_and_field(env, tmp_path):

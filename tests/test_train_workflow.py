@@ -33,7 +33,21 @@ def _jobs(output: str) -> dict[str, list[dict[str, str]]]:
     return jobs
 
 
-TARGETS = [f"results/train/{m}/{out}" for m in ("gm", "im") for out in ("metrics.json", "merged")]
+TARGETS = [
+    *[f"results/train/{m}/{out}" for m in ("gm", "im") for out in ("metrics.json", "merged")],
+    # Later rules that run a model: they get one GPU each.
+    "results/evaluation/dimensions.csv",
+    "results/safety/stress_test.csv",
+    "results/safety/personas.csv",
+    "results/pilot/safety_ops.json",
+]
+MODEL_RULES = [
+    "evaluate_generate",
+    "evaluate_score",
+    "safety_stress_test",
+    "safety_personas",
+    "pilot_sessions",
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +86,19 @@ def test_evaluation_and_merge_resources(cluster_plan):
     assert [r["gpu"] for r in cluster_plan["train_evaluate"]] == ["1", "1"]
     for resources in cluster_plan["train_merge"]:
         assert "gpu" not in resources and int(resources["mem_mb"]) >= 32000
+
+
+@pytest.mark.parametrize("rule", MODEL_RULES)
+def test_rules_that_run_a_model_ask_for_one_gpu(cluster_plan, rule):
+    (resources,) = cluster_plan[rule]
+    assert resources["gpu"] == "1" and resources["slurm_partition"] == "gpu"
+    assert resources["cpus_per_gpu"] == "8" and "cpus_per_task" not in resources
+    assert int(resources["mem_mb"]) >= 32000 and int(resources["runtime"]) >= 60
+
+
+def test_cpu_rules_ask_for_no_gpu(cluster_plan):
+    for rule in ("prepare_data", "safety_train_classifier", "pilot_cohort", "train_merge"):
+        assert all("gpu" not in resources for resources in cluster_plan[rule]), rule
 
 
 def test_cluster_config_uses_accelerate_and_cluster_recipes(repo):

@@ -155,5 +155,6 @@ rule train_merge:
     params:
         base_spec=config["models"]["base_lm"],
         normalise=config["train"]["eval"]["normalise"],
+        dpo2_pairs=config["train"]["dpo2"]["pairs"],
     script:
         "../scripts/train_merge.py"

@@ -30,6 +30,7 @@ card = model_card(
     data={
         "sft": f"results/data/sft_{model}.jsonl",
         "dpo": f"results/data/dpo_{model}.jsonl",
+        **({"dpo2": smk.params.dpo2_pairs} if "dpo2" in steps else {}),
         "rows_by_split": {
             name: counts
             for name, counts in data_card.get("outputs", {}).items()

@@ -20,6 +20,18 @@ METRIC_COLUMNS = [
 ]
 
 
+SOFTWARE = ("torch", "transformers", "trl", "peft", "accelerate")
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     """A Markdown table: one row per training step, one column per metric."""
     lines = [
@@ -52,27 +64,42 @@ def model_card(
         sort_keys=False,
     )
     reward = "mean per-token" if normalise == "mean" else "summed"
+    dpo2 = "dpo2" in recipes
+    rounds = ", then a second DPO round (DPO2) on pairs from human ratings" if dpo2 else ""
+    dpo2_data = (
+        " DPO2 pairs come from imported human ratings of the model's responses." if dpo2 else ""
+    )
     sections = [
         f"---\n{front}---",
         f"# mhai {model.upper()}: {ROLES[model]}",
         "Trained by the `mhai` workflow (a reproduction of the LLUMI set-up): supervised "
-        "fine-tuning, then direct preference optimisation, of a LoRA adapter on the base model "
-        f"`{base_spec}`; this folder holds the adapter merged into the base weights.",
+        f"fine-tuning, then direct preference optimisation{rounds}, of a LoRA adapter on the "
+        f"base model `{base_spec}`; this folder holds the adapter merged into the base weights.",
         "## Data",
         "Posts and replies from mental-health communities (a synthetic Reddit-format corpus in "
         "the default configuration), de-identified by the data stage. SFT pairs a post with its "
         "best-voted reply; DPO pairs a higher-voted (chosen) with a lower-voted (rejected) "
-        "reply.\n\n"
+        f"reply.{dpo2_data}\n\n"
         f"```yaml\n{yaml.safe_dump(data, sort_keys=False)}```",
         "## Recipes",
         f"```yaml\n{yaml.safe_dump(recipes, sort_keys=False)}```",
+        "## Software",
+        ", ".join(f"{name} {_version(name)}" for name in SOFTWARE),
         "## Held-out metrics",
         metrics_table(metrics),
         "`eval_loss` is the token-weighted loss on held-out responses (prompt masked); "
         f"`pref_accuracy` is the share of held-out preference pairs whose chosen reply has the "
         f"higher {reward} log-probability under the model (ties count 1/2), `reward_margin` the "
         "mean difference; `dpo_reward_*` use DPO's implicit reward, beta times the log-ratio to "
-        "the model the round started from.",
+        "the model the round started from."
+        + (
+            " For the IM the rejected reply is the draft quoted in the prompt, which a language "
+            "model can copy cheaply, so the log-probability `pref_accuracy` can sit near 0 for "
+            "every step: read its `reward_margin` across steps (it rises as training prefers "
+            "the improved reply) and `dpo_reward_accuracy`."
+            if model == "im"
+            else ""
+        ),
         "## Intended use and limits",
         "- Research on training and evaluating supportive-reply models; a component of a "
         "simulated pilot. **It is not clinical advice, not a therapist and not a crisis "

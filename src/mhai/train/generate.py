@@ -120,9 +120,11 @@ def _generate_vllm(
         raise ValueError("backend 'vllm' requested but vLLM is not installed (pip install vllm)")
     if not isinstance(model, str | Path):
         raise ValueError("backend 'vllm' needs a model directory, not a loaded model")
+    import torch
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=str(model), seed=seed)
+    # Tensor parallel over the GPUs the job was given (one on the shipped SLURM profile).
+    llm = LLM(model=str(model), seed=seed, tensor_parallel_size=max(1, torch.cuda.device_count()))
     params = SamplingParams(
         max_tokens=max_new_tokens, temperature=temperature if do_sample else 0.0, seed=seed
     )
