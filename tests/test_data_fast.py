@@ -20,7 +20,7 @@ from mhai.data.lexicon import crisis_category
 from mhai.data.prepare import OUTPUTS, Source, prepare
 from mhai.data.readers import open_lines
 from mhai.data.synthetic import generate_corpus
-from mhai.data.tables import RowValidator, compile_row_check
+from mhai.data.tables import JsonlWriter, RowValidator, compile_row_check
 from mhai.schemas import SchemaError, load_schema
 
 DATA = load_config()["data"]
@@ -181,6 +181,20 @@ def test_row_validator_names_the_field_and_handles_other_keywords(tmp_path):
     assert check({"n": 1, "other": "x"}) and check({}) and not check({"n": "1"})
 
 
+def test_jsonl_writer_checks_each_row_and_writes_every_chunk(tmp_path):
+    writer = JsonlWriter(tmp_path / "sft.jsonl", "data/sft_gm")
+    writer.BATCH = 3
+    rows = [{**valid_rows()["sft_gm"], "id": f"t:{i}"} for i in range(7)]
+    for row in rows:
+        writer.write(row)
+    bad = {**rows[0], "split": "holdout"}
+    with pytest.raises(SchemaError, match=r"sft.jsonl: row 8: field 'split'"):
+        writer.write(bad)
+    writer.close()
+    lines = (tmp_path / "sft.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(line) for line in lines] == rows
+
+
 def test_batch_size_and_backend_paths_keep_outputs(corpus, tmp_path, monkeypatch):
     sources = [
         Source(str(corpus / "s.ndjson.zst"), "submissions"),
@@ -188,6 +202,7 @@ def test_batch_size_and_backend_paths_keep_outputs(corpus, tmp_path, monkeypatch
     ]
     prepare(DATA, 5, tmp_path / "big", sources)
     monkeypatch.setattr(prepare_module._Batch, "SIZE", 3)
+    monkeypatch.setattr(JsonlWriter, "BATCH", 2)  # lines written in chunks of 2
     prepare(DATA, 5, tmp_path / "small", sources)
     for path in sorted((tmp_path / "big").iterdir()):
         if path.suffix == ".parquet":

@@ -36,7 +36,14 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from mhai.data.clean import CleanConfig, TextChecker, dedupe_key, deleted_reason, is_bot
+from mhai.data.clean import (
+    DELETED_MARKERS,
+    CleanConfig,
+    TextChecker,
+    dedupe_key,
+    deleted_reason,
+    is_bot,
+)
 from mhai.data.deid import GATE_WORDS as DEID_GATES
 from mhai.data.deid import make_deidentifier
 from mhai.data.formatting import gm_prompt, im_prompt
@@ -352,42 +359,74 @@ class Preparer:
     # -- pass 1b: comments (splits known) --------------------------------------------------
     def _stream_comments(self, source: Source) -> None:
         batch, splits = _Batch(), self.splits
+        entries, texts, size = batch.entries, batch.texts, _Batch.SIZE
+        markers, bots, suffix = DELETED_MARKERS, self.clean.bots, self.clean.bot_suffix
         for line, rec in self._reader(source, "comments", batch):
+            # inlined _Batch.add_row and _screen: this loop runs once per comment of the dump
             if rec["link_id"].removeprefix("t3_") not in splits:
-                batch.add_row(line, rec, "orphan")  # its post was dropped or is not in the inputs
+                entries.append((line, rec, "orphan", -1))  # its post was dropped or is absent
             else:
                 body = rec["body"]
-                batch.add_row(line, rec, self._screen(rec["author"], body), body)
-            if batch.full:
+                reason = None
+                if body.startswith("[") or body[:1].isspace():
+                    reason = markers.get(body.strip().lower())
+                if not reason:
+                    name = rec["author"].lower()
+                    if name in bots or (suffix and name.endswith(suffix)):
+                        reason = "bot"
+                if reason:
+                    entries.append((line, rec, reason, -1))
+                else:
+                    entries.append((line, rec, None, len(texts)))
+                    texts.append(body)
+            if len(entries) >= size:
                 self._comments_checked(source.path, batch)
         self._comments_checked(source.path, batch)
 
     def _comments_checked(self, name: str, batch: _Batch) -> None:
-        drops, kept, splits, texts = self.drops["comments"], self.kept, self.splits, batch.texts
+        drops, splits, texts = self.drops["comments"], self.splits, batch.texts
         reasons, counts, joined, hits = self.checker.check(texts, self.clean.min_reply_words)
-        safety = self.safety_comments
+        seen, deid, put, subreddits = self.seen, self.deid, self.buckets.put, self.subreddits
+        write_safety = self.safety.write_values if self.safety_comments else None
+        safety_splits, categories = self.output_counts["safety_messages"], self.safety_counts
+        kept = 0
         for line, rec, reason, j in batch.rows(drops):
-            if reason is None:
-                reason = self._judge("c", reasons[j], joined[j])
+            if reason is None:  # inlined _judge
+                reason = reasons[j]
+                if reason is None:
+                    key = dedupe_key("c", joined[j])
+                    if key in seen:
+                        reason = "duplicate"
+                    else:
+                        seen.add(key)
             if reason:
                 drops.add(name, line, rec["id"], reason)
                 continue
-            kept[name] += 1
+            kept += 1
             link = rec["link_id"]
             thread = link.removeprefix("t3_")
-            text, category = self._keep_reply(texts[j], hits[j])
-            if safety:
-                self._safety_row(
-                    rec["id"],
-                    text,
-                    "comment",
-                    splits[thread],
-                    thread,
-                    self.subreddits[thread],
-                    category,
+            body, gates = texts[j], hits[j]
+            low = body.lower()  # inlined _keep_reply
+            text, category = deid(body, low, gates), crisis_category(low, gates)
+            if write_safety is not None:  # inlined _safety_row
+                split = splits[thread]
+                write_safety(
+                    (
+                        rec["id"],
+                        thread,
+                        subreddits[thread],
+                        text,
+                        LABELS[category],
+                        category,
+                        "comment",
+                        split,
+                    )
                 )
+                safety_splits[split] += 1
+                categories[category] += 1
             if rec["parent_id"] == link or rec["parent_id"] == f"t3_{thread}":
-                self.buckets.put(thread, ["r", thread, rec["id"], text, rec["score"], counts[j]])
+                put(thread, ["r", thread, rec["id"], text, rec["score"], counts[j]])
+        self.kept[name] += kept
         self._tick(len(batch.entries))
         batch.clear()
 
@@ -412,10 +451,6 @@ class Preparer:
                 "margin_im",
             )
         }
-
-    def _write(self, name: str, row: dict) -> None:
-        self.writers[name].write(row)
-        self.output_counts[name][row["split"]] += 1
 
     def _safety_row(
         self,
@@ -448,55 +483,91 @@ class Preparer:
             replies.append(Reply(rec[2], rec[3], rec[4]))
             words[rec[2]] = rec[5]
             hist["reply_words"].add(rec[5])
-        base = {"thread_id": thread, "split": split, "subreddit": subreddit}
+        # rows as dict literals (keys in schema order), written straight to the writers
+        writers, counts = self.writers, self.output_counts
         replies = ranked(replies)
         best = best_reply(replies, self.pairs, is_ranked=True)
         if best is not None:
-            self._write(
-                "sft_gm",
+            writers["sft_gm"].write(
                 {
                     "id": f"{thread}:{best.id}",
-                    **base,
+                    "thread_id": thread,
+                    "split": split,
+                    "subreddit": subreddit,
                     "score": best.score,
                     "messages": _chat(prompt, best.body),
-                },
+                }
             )
+            counts["sft_gm"][split] += 1
+        write, n = writers["dpo_gm"].write, 0
+        margins, chosen_words, rejected_words = (
+            hist["margin_gm"],
+            hist["chosen_words"],
+            hist["rejected_words"],
+        )
+        user_turn = [{"role": "user", "content": prompt}]
         for chosen, rejected in gm_pairs(replies, self.pairs, is_ranked=True):
-            self._write(
-                "dpo_gm",
+            write(
                 {
                     "id": f"{thread}:{chosen.id}>{rejected.id}",
-                    **base,
-                    **_preference(prompt, chosen, rejected),
-                },
+                    "thread_id": thread,
+                    "split": split,
+                    "subreddit": subreddit,
+                    "prompt": user_turn,
+                    "chosen": [{"role": "assistant", "content": chosen.body}],
+                    "rejected": [{"role": "assistant", "content": rejected.body}],
+                    "score_chosen": chosen.score,
+                    "score_rejected": rejected.score,
+                }
             )
-            hist["margin_gm"].add(chosen.score - rejected.score)
-            hist["chosen_words"].add(words[chosen.id])
-            hist["rejected_words"].add(words[rejected.id])
+            n += 1
+            margins.add(chosen.score - rejected.score)
+            chosen_words.add(words[chosen.id])
+            rejected_words.add(words[rejected.id])
+        if n:
+            counts["dpo_gm"][split] += n
         best, drafts = im_drafts(replies, self.pairs, is_ranked=True)
+        if not drafts:
+            return
+        write_sft, write_dpo, margins = (
+            writers["sft_im"].write,
+            writers["dpo_im"].write,
+            hist["margin_im"],
+        )
         for draft in drafts:
             user = im_prompt(prompt, draft.body)
-            extra = {"post": prompt, "draft": draft.body, "draft_score": draft.score}
-            self._write(
-                "sft_im",
+            write_sft(
                 {
                     "id": f"{thread}:{draft.id}>{best.id}",
-                    **base,
+                    "thread_id": thread,
+                    "split": split,
+                    "subreddit": subreddit,
                     "score": best.score,
-                    **extra,
+                    "post": prompt,
+                    "draft": draft.body,
+                    "draft_score": draft.score,
                     "messages": _chat(user, best.body),
-                },
+                }
             )
-            self._write(
-                "dpo_im",
+            write_dpo(
                 {
                     "id": f"{thread}:{best.id}>{draft.id}",
-                    **base,
-                    **extra,
-                    **_preference(user, best, draft),
-                },
+                    "thread_id": thread,
+                    "split": split,
+                    "subreddit": subreddit,
+                    "post": prompt,
+                    "draft": draft.body,
+                    "draft_score": draft.score,
+                    "prompt": [{"role": "user", "content": user}],
+                    "chosen": [{"role": "assistant", "content": best.body}],
+                    "rejected": [{"role": "assistant", "content": draft.body}],
+                    "score_chosen": best.score,
+                    "score_rejected": draft.score,
+                }
             )
-            hist["margin_im"].add(best.score - draft.score)
+            margins.add(best.score - draft.score)
+        counts["sft_im"][split] += len(drafts)
+        counts["dpo_im"][split] += len(drafts)
 
     def _assemble(self, buckets: _Buckets) -> None:
         for path in tqdm(
@@ -629,17 +700,6 @@ class Preparer:
 
 def _chat(user: str, assistant: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-
-
-def _preference(user: str, chosen, rejected) -> dict[str, Any]:
-    """The trl conversational preference fields of a DPO row (plus both vote scores)."""
-    return {
-        "prompt": [{"role": "user", "content": user}],
-        "chosen": [{"role": "assistant", "content": chosen.body}],
-        "rejected": [{"role": "assistant", "content": rejected.body}],
-        "score_chosen": chosen.score,
-        "score_rejected": rejected.score,
-    }
 
 
 def prepare(

@@ -204,21 +204,31 @@ class RowValidator:
 
 
 class JsonlWriter:
-    """Write validated rows as JSON lines, one at a time."""
+    """Write validated rows as JSON lines, one at a time (each row is checked as it comes)."""
+
+    BATCH = 1024
 
     def __init__(self, path: str | Path, schema_name: str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.validate = RowValidator(schema_name, str(self.path))
         self.handle = self.path.open("wb", buffering=1 << 20)
+        self.lines: list[bytes] = []  # written in chunks of BATCH lines (fewer write calls)
         self.rows = 0
 
     def write(self, row: dict) -> None:
         self.rows += 1
-        self.validate(row, self.rows)
-        self.handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        fast = self.validate._fast
+        if fast is None or not fast(row):  # the compiled check inline: it passes valid rows
+            self.validate(row, self.rows)
+        self.lines.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        if len(self.lines) >= self.BATCH:
+            self.handle.write(b"".join(self.lines))
+            self.lines.clear()
 
     def close(self) -> None:
+        self.handle.write(b"".join(self.lines))
+        self.lines.clear()
         self.handle.close()
 
 
@@ -293,10 +303,11 @@ class ParquetWriter:
         try:
             if any(len(values) != len(self.columns) for values in self.buffer):
                 raise TypeError("a row with the wrong number of values")
+            columns = list(zip(*self.buffer, strict=True))  # rows -> columns in one pass
             table = pa.table(
                 [
-                    pa.array(list(map(itemgetter(i), self.buffer)), type=field.type)
-                    for i, field in enumerate(self.arrow_schema)
+                    pa.array(column, type=field.type)
+                    for column, field in zip(columns, self.arrow_schema, strict=True)
                 ],
                 schema=self.arrow_schema,
             )
