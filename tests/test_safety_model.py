@@ -142,3 +142,24 @@ def test_real_guardrail_fails_closed_on_a_crisis(trained):
     )
     assert crisis.flagged and crisis.action == "replace" and "13 11 14" in crisis.reply
     assert crisis.latency_ms["pass1"] > 0 and crisis.latency_ms["pass2"] >= 0  # timed, not judged
+
+
+def test_packed_message_path_embeds_like_the_padded_batch(trained):
+    """``encode_one`` (sentences packed in one sequence, fused QKV) equals the padded batch:
+    exactly in float32, and with int8 for a one-sentence message (same activation scale)."""
+    from mhai.safety.encoder import SentenceEncoder
+
+    root, _ = trained
+    texts = [
+        "I can't sleep anymore. Nobody would miss me if I were gone. Anyway, how was your day?",
+        "this exam is killing me lol, three more to go before the break",
+    ]
+    for quantize in (False, True):
+        enc = SentenceEncoder(root / "embedding", quantize=quantize, split="sentence")
+        assert enc._packable
+        for text in texts if not quantize else texts[1:]:
+            chunks = enc.chunks(text)
+            packed = enc.encode_one(text)
+            assert packed.shape == (len(chunks), enc.dim)
+            np.testing.assert_allclose(packed, enc._embed(chunks), atol=1e-5)
+    assert len(SentenceEncoder(root / "embedding", split="sentence").chunks(texts[0])) == 3

@@ -8,10 +8,15 @@ consistent. Texts are split into chunks that are embedded separately (one batch 
 message): with ``split="sentence"`` (the default for pass 1) every sentence is a chunk, so one
 risk sentence is not averaged away by the everyday sentences around it; with
 ``split="length"`` only texts longer than ``max_tokens`` are split, at sentence boundaries.
+For a BERT encoder the one-message path packs the chunks into a single unpadded sequence
+with block-diagonal attention, restarted positions and one fused QKV projection: in float32
+the same embeddings as a padded batch, with none of the padding's compute (about a quarter
+less time per message); with int8 the activation scale no longer sees padding rows.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 from pathlib import Path
@@ -94,6 +99,8 @@ class SentenceEncoder:
         self.normalize = any(isinstance(m, Normalize) for m in st)
         self.tokenizer = st.tokenizer
         model = st[0].auto_model.eval()
+        if getattr(model, "pooler", None) is not None:
+            model.pooler = None  # the CLS pooler head is never used: one Linear less per call
         if self.quantize:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -102,6 +109,72 @@ class SentenceEncoder:
                 )
         self.model = model
         self.dim = int(st.get_embedding_dimension())
+        config = model.config
+        self._packable = (
+            config.model_type == "bert"
+            and getattr(config, "position_embedding_type", "absolute") == "absolute"
+        )
+        self._qkv = (
+            [_fused_qkv(layer.attention.self) for layer in model.encoder.layer]
+            if self._packable
+            else []
+        )
+        backend = getattr(self.tokenizer, "_tokenizer", None)  # the Rust tokenizer, if fast
+        if backend is not None:
+            backend = copy.deepcopy(backend)
+            backend.no_padding()
+            backend.enable_truncation(self.max_tokens)
+        self._backend = backend
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        if self._backend is not None:
+            return [e.ids for e in self._backend.encode_batch(texts)]
+        return self.tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
+
+    def _bert_forward(self, ids, positions, mask):
+        """BERT encoder layers over one packed sequence (``mask``: additive, or None)."""
+        import torch.nn.functional as F
+
+        model = self.model
+        emb = model.embeddings
+        x = (
+            emb.word_embeddings(ids)
+            + emb.position_embeddings.weight[positions]
+            + emb.token_type_embeddings.weight[0]
+        )[None]
+        x = emb.LayerNorm(x)
+        n, heads = x.shape[1], model.config.num_attention_heads
+        for layer, qkv in zip(model.encoder.layer, self._qkv, strict=True):
+            q, k, v = qkv(x).view(1, n, 3, heads, -1).permute(2, 0, 3, 1, 4)
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = layer.attention.output
+            x = out.LayerNorm(out.dense(context.transpose(1, 2).reshape(1, n, -1)) + x)
+            hidden = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
+            x = layer.output.LayerNorm(layer.output.dense(hidden) + x)
+        return x[0]
+
+    def _embed_packed(self, texts: list[str]) -> np.ndarray:
+        """``_embed`` of one message's chunks as a single packed sequence (BERT only)."""
+        import torch
+
+        ids = self._token_ids(texts)
+        lengths = torch.tensor([len(i) for i in ids])
+        segment = torch.repeat_interleave(torch.arange(len(ids)), lengths)
+        positions = torch.cat([torch.arange(len(i)) for i in ids])
+        mask = None  # additive float mask: built once, not converted again in every layer
+        if len(ids) > 1:
+            same = segment[:, None] == segment[None, :]
+            mask = torch.zeros(same.shape).masked_fill_(~same, float("-inf"))[None, None]
+        with torch.inference_mode():
+            hidden = self._bert_forward(torch.tensor([t for i in ids for t in i]), positions, mask)
+            if self.pooling == "cls":
+                pooled = hidden[torch.cumsum(lengths, 0) - lengths]
+            else:
+                pooled = torch.zeros(len(ids), hidden.shape[1]).index_add_(0, segment, hidden)
+                pooled = pooled / lengths[:, None].to(hidden.dtype)
+            if self.normalize:
+                pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return pooled.numpy()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -164,7 +237,38 @@ class SentenceEncoder:
 
     def encode_one(self, text: str) -> np.ndarray:
         """Chunk embeddings of one message (the low-latency path of the guardrail)."""
-        return self._embed(self.chunks(text))
+        chunks = self.chunks(text)
+        return self._embed_packed(chunks) if self._packable else self._embed(chunks)
+
+
+def _fused_qkv(attention):
+    """One Linear for the query, key and value projections of a BERT self-attention block.
+
+    Int8 weights keep their exact values: the three per-tensor scales become one scale per
+    output channel of the fused matrix, so outputs equal the three separate calls.
+    """
+    import torch
+
+    parts = (attention.query, attention.key, attention.value)
+    if all(isinstance(p, torch.nn.Linear) for p in parts):
+        weight = torch.cat([p.weight for p in parts])
+        bias = torch.cat([p.bias for p in parts])
+        return lambda x: torch.nn.functional.linear(x, weight, bias)
+    weights = [p.weight() for p in parts]
+    if any(w.qscheme() != torch.per_tensor_affine for w in weights):
+        return lambda x: torch.cat([p(x) for p in parts], dim=-1)
+    scales = torch.cat(
+        [torch.full((w.shape[0],), w.q_scale(), dtype=torch.double) for w in weights]
+    )
+    zeros = torch.cat(
+        [torch.full((w.shape[0],), w.q_zero_point(), dtype=torch.long) for w in weights]
+    )
+    fused = torch.quantize_per_channel(
+        torch.cat([w.dequantize() for w in weights]), scales, zeros, 0, weights[0].dtype
+    )
+    packed = torch.ops.quantized.linear_prepack(fused, torch.cat([p.bias() for p in parts]))
+    # reduce_range=True as in torch's dynamic quantized Linear for qint8
+    return lambda x: torch.ops.quantized.linear_dynamic(x, packed, True)
 
 
 def pool_max(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
