@@ -34,8 +34,8 @@ def main() -> None:
     from mhai.pilot.sessions import (
         build_sessions,
         cached_encoder,
-        canned_draft,
         measure_latency,
+        persona_texts,
         run_persona_sessions,
     )
     from mhai.safety.guardrail import Guardrail
@@ -65,8 +65,7 @@ def main() -> None:
         f"pass1 p50 {sample['pass1_ms'].median():.2f} ms, "
         f"p95 {sample['pass1_ms'].quantile(0.95):.2f} ms"
     )
-    texts = [t for s in specs for t in s.turns]
-    texts += [d for d in (canned_draft(s, cfg["draft_reply"]) for s in specs) if d]
+    texts = persona_texts(specs, cfg["draft_reply"])
     paths = {}
     for batch_size in (0, 64):  # the pilot's per-turn path (memo), then batched prefill
         start = time.perf_counter()

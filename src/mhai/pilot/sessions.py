@@ -181,6 +181,12 @@ def canned_draft(spec: SessionSpec, draft_reply: str) -> str | None:
     return CANNED_DRAFT[spec.persona.language] if draft_reply == "canned" else None
 
 
+def persona_texts(specs: list[SessionSpec], draft_reply: str) -> list[str]:
+    """Every text the guardrail embeds for these persona sessions: turns, then drafts."""
+    texts = [t for s in specs for t in s.turns]
+    return texts + [d for d in (canned_draft(s, draft_reply) for s in specs) if d]
+
+
 class CachedEncoder:
     """The guardrail's sentence encoder with a memo: each distinct text is embedded once.
 
@@ -447,8 +453,7 @@ def simulate_sessions(
     latency = measure_latency(guard, persona, cfg["latency_sample"], cfg["draft_reply"], seed)
     with cached_encoder(guard) as cache:
         if cfg["pass1_batch_size"] > 0:
-            texts = [t for s in persona for t in s.turns]
-            texts += [d for d in (canned_draft(s, cfg["draft_reply"]) for s in persona) if d]
+            texts = persona_texts(persona, cfg["draft_reply"])
             seconds = cache.prefill(texts, cfg["pass1_batch_size"])
             log.info("embedded %d texts in batches in %.1f s", len(cache.cache), seconds)
         records = run_persona_sessions(guard, persona, cfg["draft_reply"], cache.ms_per_text)
