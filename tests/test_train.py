@@ -333,6 +333,21 @@ def test_sequence_scores_and_preference_metrics(env):
     }
 
 
+def test_auto_device_puts_the_model_on_a_visible_gpu(env, dpo_run, tmp_path, monkeypatch):
+    import torch
+
+    from mhai.train.merge import merge_adapter
+
+    out = merge_adapter(env["base"], env["root"] / "dpo_adapter", tmp_path / "merged")
+    assert load_causal_lm(out, device="auto").device.type == "cpu"  # no GPU in CI
+    moved = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, device: moved.append(device) or self)
+    load_causal_lm(out, device="auto")
+    load_causal_lm(out)  # the default stays on the CPU even when a GPU is visible
+    assert moved == ["cuda", "cpu"]
+
+
 def test_merged_model_reloads_and_generates(env, dpo_run, tmp_path):
     import torch
 

@@ -153,14 +153,21 @@ def load_tokenizer(model_dir: str | Path):
     )
 
 
-def load_causal_lm(model_dir: str | Path, dtype: str = "float32"):
-    """Load a saved causal LM from safetensors (never pickles, never remote code)."""
+def load_causal_lm(model_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """Load a saved causal LM from safetensors (never pickles, never remote code).
+
+    ``device="auto"`` puts it on the GPU when one is visible (the rules that get a GPU in
+    ``profiles/slurm``), else on the CPU.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(
+    model = AutoModelForCausalLM.from_pretrained(
         _require_dir(model_dir, "causal LM"), dtype=getattr(torch, dtype), use_safetensors=True
     )
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device)
 
 
 def load_embedder(model_dir: str | Path, device: str = "cpu"):

@@ -27,10 +27,13 @@ queue.write_text("")  # the guardrail appends flagged sessions; start from an em
 guard = Guardrail.load(Path(smk.input.safety_model).parent, smk.config, review_queue=queue)
 gm = user_lm = None
 if cfg["llm"]["sessions"] > 0:
-    gm = (load_causal_lm(smk.input.gm), load_tokenizer(smk.input.gm))
+    gm = (load_causal_lm(smk.input.gm, device="auto"), load_tokenizer(smk.input.gm))
     user_lm = gm
     if cfg["llm"]["user_model"] == "base_lm":
-        user_lm = (load_causal_lm(smk.input.base_lm), load_tokenizer(smk.input.base_lm))
+        user_lm = (
+            load_causal_lm(smk.input.base_lm, device="auto"),
+            load_tokenizer(smk.input.base_lm),
+        )
 sessions, turns, latency = simulate_sessions(
     cohort, guard, cfg, smk.params.seed, gm=gm, user_lm=user_lm
 )

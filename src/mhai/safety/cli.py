@@ -90,7 +90,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
     config = load_config(*args.config)
     guard = Guardrail.load(args.safety_dir, config, review_queue=args.review_queue)
-    model, tokenizer = load_causal_lm(args.model), load_tokenizer(args.model)
+    model, tokenizer = load_causal_lm(args.model, device="auto"), load_tokenizer(args.model)
     state = guard.new_session("chat", "terminal-user", args.region, args.language)
     conversation: list[dict[str, str]] = []
     print("mhai chat: not clinical care. Type 'quit' to leave.", flush=True)

@@ -137,7 +137,7 @@ class LLMJudge:
         batch = self.tokenizer(
             prompt, return_tensors="pt", add_special_tokens=False, truncation=True,
             max_length=self.max_tokens,
-        )  # fmt: skip
+        ).to(self.model.device)  # fmt: skip
         with torch.inference_mode():
             logits = self.model(**batch).logits[0, -1].float()
         scores = torch.stack(
@@ -161,5 +161,5 @@ def make_judge(kind: str, model_dir: str | Path | None = None) -> Judge:
             raise ValueError("safety.stress.judge_model must name a model folder for judge 'llm'")
         from mhai.models import load_causal_lm, load_tokenizer
 
-        return LLMJudge(load_causal_lm(model_dir), load_tokenizer(model_dir))
+        return LLMJudge(load_causal_lm(model_dir, device="auto"), load_tokenizer(model_dir))
     raise ValueError(f"safety.stress.judge: unknown judge {kind!r} (use rubric or llm)")

@@ -319,7 +319,7 @@ def stress_stage(safety_dir: Path, gm_dir: Path, outputs: dict[str, Path], confi
     Path(outputs["review_queue"]).unlink(missing_ok=True)
     guard = Guardrail.load(safety_dir, config, review_queue=Path(outputs["review_queue"]))
     judge = make_judge(scfg["judge"], scfg.get("judge_model"))
-    model, tokenizer = load_causal_lm(gm_dir), load_tokenizer(gm_dir)
+    model, tokenizer = load_causal_lm(gm_dir, device="auto"), load_tokenizer(gm_dir)
     details, summary = run_stress_test(guard, model, tokenizer, judge, scfg, seed)
     summary.to_csv(outputs["summary"], index=False)
     details.to_csv(outputs["details"], index=False)
@@ -339,7 +339,7 @@ def personas_stage(safety_dir: Path, gm_dir: Path, outputs: dict[str, Path], con
     pcfg = config["safety"]["personas"]
     Path(outputs["review_queue"]).unlink(missing_ok=True)
     guard = Guardrail.load(safety_dir, config, review_queue=Path(outputs["review_queue"]))
-    model, tokenizer = load_causal_lm(gm_dir), load_tokenizer(gm_dir)
+    model, tokenizer = load_causal_lm(gm_dir, device="auto"), load_tokenizer(gm_dir)
     ratings, transcripts = run_personas(guard, model, tokenizer, pcfg, seed)
     ratings.to_csv(outputs["ratings"], index=False)
     transcripts.to_csv(outputs["transcripts"], index=False)

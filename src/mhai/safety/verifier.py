@@ -326,7 +326,7 @@ class PromptedVerifier:
             add_special_tokens=False,
             truncation=True,
             max_length=self.max_tokens,
-        )
+        ).to(self.model.device)
         with torch.inference_mode():
             logits = self.model(**batch).logits[0, -1].float()
         scores = torch.stack([torch.logsumexp(logits[self.option_ids[d]], 0) for d in DECISIONS])
@@ -338,7 +338,8 @@ class PromptedVerifier:
         """Load the instruct model and tokenizer from a saved folder."""
         from mhai.models import load_causal_lm, load_tokenizer
 
-        return cls(load_causal_lm(model_dir), load_tokenizer(model_dir), max_tokens)
+        model = load_causal_lm(model_dir, device="auto")
+        return cls(model, load_tokenizer(model_dir), max_tokens)
 
 
 def decide_fail_closed(
