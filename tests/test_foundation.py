@@ -116,3 +116,20 @@ def test_offline_tracking_writes_run_files_and_figures(tmp_path):
     assert table["data"] == [[1], [2]]
     assert next(run_dirs[0].glob("*.wandb")).stat().st_size > 0
     assert (group, job_type) == (run_group(config), "demo")
+
+
+def test_trainer_history_is_logged_as_curves_over_its_step(tmp_path):
+    from mhai.tracking import read_offline_run, stage_run
+
+    history = [
+        {"loss": 2.0, "step": 1, "epoch": 0.1},
+        {"loss": 1.5, "eval_loss": 1.7, "step": 2, "note": "text"},
+        {"train_runtime": 3.0},  # a closing record without a step is not a curve point
+    ]
+    with stage_run("demo", load_config(), results=tmp_path) as run:
+        run.log_history(history, prefix="demo/gm-sft")
+    (run_dir,) = (tmp_path / "wandb" / "wandb").glob("offline-run-*")
+    logged = read_offline_run(run_dir).history
+    assert logged["demo/gm-sft/loss"] == 1.5 and logged["demo/gm-sft/step"] == 2
+    assert logged["demo/gm-sft/eval_loss"] == 1.7
+    assert not {"demo/gm-sft/train_runtime", "demo/gm-sft/note"} & set(logged)

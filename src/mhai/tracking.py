@@ -44,6 +44,19 @@ class StageRun:
         self.run.log(flat)
         self.run.summary.update(flat)
 
+    def log_history(self, history: list[dict[str, Any]], prefix: str) -> None:
+        """Log a trainer's ``log_history`` as curves ``<prefix>/<key>`` over ``<prefix>/step``."""
+        self.run.define_metric(f"{prefix}/*", step_metric=f"{prefix}/step")
+        for record in history:
+            if "step" not in record:
+                continue
+            values = {
+                f"{prefix}/{key}": value
+                for key, value in record.items()
+                if isinstance(value, int | float) and not isinstance(value, bool)
+            }
+            self.run.log(values | {f"{prefix}/step": record["step"]})
+
     def log_table(self, name: str, frame: pd.DataFrame) -> None:
         """Log a DataFrame as a ``wandb.Table`` under ``<stage>/<name>_table``.
 

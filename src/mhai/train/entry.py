@@ -2,7 +2,7 @@
 
 The workflow script builds the job (paths, recipe, config) and either calls ``run_job`` or runs
 this module under ``accelerate launch`` on several processes. Only rank 0 opens the W&B run,
-where transformers' W&B integration logs the training curves, and writes the history file.
+where the training curves are logged from the trainer's history, and writes the history file.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "adapter_out": job["adapter_out"],
         "work_dir": job["work_dir"],
         "seed": int(config["seed"]),
-        "report_to": runner.report_to(config),
+        # transformers' per-step W&B callback slowed CPU training by ~60% (6 GM SFT steps:
+        # 97 s with it, 51 s without); the curves are logged from the history afterwards.
+        "report_to": ["none"],
         "run_name": job["name"],
     }
     main = runner.is_main_process()
@@ -49,6 +51,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             **result.as_dict(),
         }
         if run is not None:
+            run.log_history(result.history, prefix=f"train/{job['name']}")
             run.log_metrics(
                 {
                     "global_step": result.global_step,

@@ -35,13 +35,6 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def report_to(config: dict[str, Any]) -> list[str]:
-    """transformers' ``report_to``: W&B unless tracking is disabled (and only on rank 0)."""
-    if config["tracking"]["mode"] == "disabled" or not is_main_process():
-        return ["none"]
-    return ["wandb"]
-
-
 def load_base_model(base_dir: str | Path, recipe: Recipe):
     """The base causal LM with the recipe's dtype and attention implementation."""
     import torch
