@@ -21,7 +21,7 @@ from mhai.data.clean import CleanConfig, text_reason, words_of
 from mhai.data.deid import make_deidentifier
 from mhai.data.formatting import gm_prompt, im_prompt
 from mhai.data.lexicon import weak_label
-from mhai.data.pairs import PairConfig, Reply, best_reply, gm_pairs, im_drafts
+from mhai.data.pairs import PairConfig, Reply, best_reply, eligible, gm_pairs, im_drafts
 from mhai.data.prepare import OUTPUTS, AccountingError, Preparer, Source, prepare
 from mhai.data.readers import DataSourceError, DropLog, read_ndjson, read_table
 from mhai.data.splits import assign_splits
@@ -126,6 +126,9 @@ PAIR_CFG = PairConfig(
 def test_pairs_respect_scores_margin_and_ratio(scores):
     replies = [Reply(f"r{i}", f"reply text {i}", s) for i, s in enumerate(scores)]
     pairs = gm_pairs(replies, PAIR_CFG)
+    every = [(a, b) for a in replies for b in replies if eligible(a, b, PAIR_CFG)]
+    every.sort(key=lambda p: (p[1].score - p[0].score, p[0].id, p[1].id))
+    assert pairs == every[: PAIR_CFG.max_pairs_per_thread]
     assert len(pairs) <= PAIR_CFG.max_pairs_per_thread
     for chosen, rejected in pairs:
         assert chosen.score > rejected.score

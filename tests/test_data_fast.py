@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import filecmp
 import random
+import re
 
 import fastjsonschema
 import orjson
@@ -14,9 +15,11 @@ import pytest
 from mhai.config import load_config
 from mhai.data import prepare as prepare_module
 from mhai.data.clean import CleanConfig, TextChecker, text_reason
+from mhai.data.deid import CAPITAL_NAMES, gazetteer, make_deidentifier
 from mhai.data.deid import GATE_WORDS as DEID_GATES
 from mhai.data.lexicon import GATE_WORDS as CRISIS_GATES
 from mhai.data.lexicon import crisis_category
+from mhai.data.pairs import Reply
 from mhai.data.prepare import OUTPUTS, Source, prepare
 from mhai.data.readers import open_lines
 from mhai.data.synthetic import generate_corpus
@@ -227,3 +230,68 @@ def test_prepare_runs_with_the_scrubadub_backend(tmp_path):
     text = "\n".join(p.read_text() for p in (tmp_path / "out").glob("*.jsonl"))
     text += "\n".join(pd.read_parquet(tmp_path / "out" / "safety_messages.parquet")["text"])
     assert not sorted({value for _, value in pii if value in text})
+
+
+def test_deid_may_change_is_false_only_where_a_call_keeps_the_text(corpus):
+    texts = corpus_texts(corpus) + EDGE_TEXTS + ["a www.-x b", "see www. now", "line\nbreak ok"]
+    checker, deid = TextChecker(CLEAN, GATES), make_deidentifier("regex")
+    _, _, _, hits = checker.check(texts, 1)
+    may = deid.may_change(texts, hits)
+    assert 0 < sum(may) < len(texts)
+    for text, words, changes in zip(texts, hits, may, strict=True):
+        if not changes:
+            before = sum(deid.counts.values())
+            assert deid(text, text.lower(), words) == text
+            assert sum(deid.counts.values()) == before
+    assert all(
+        deid.may_change(["a www.-x b", "line\nbreak", "\u212a", "ends in www."], [frozenset()] * 4)
+    )
+    assert make_deidentifier("scrubadub").may_change(["plain text"], [frozenset()]) == [True]
+
+
+def test_gazetteer_finds_what_one_pattern_of_all_names_finds(corpus):
+    names = sorted(CAPITAL_NAMES, key=len, reverse=True)
+    every = re.compile(rf"\b(?:{'|'.join(names)})(?: [A-Z][a-z]+(?=[\s,.!?;:]|$))?\b")
+    extra = [
+        "Alexandra and Alex met Alexis, Sarah's friend Emily Stone.",
+        "xSarah ASarah _Sarah Sarah1 Sarah Emily Emily Stone, Emily Emily Emily",
+        "Sarah Emily Sarah. Emily Jones-Smith and Noah Olivia Liam",
+    ]
+    found = 0
+    for text in corpus_texts(corpus) + EDGE_TEXTS + extra:
+        spans = [m.span() for m in every.finditer(text)]
+        assert [m.span() for m in gazetteer(text)] == spans, text
+        found += len(spans)
+    assert found > 20
+
+
+def test_output_lines_are_orjson_rows_and_bad_thread_values_are_named(corpus, tmp_path):
+    sources = [
+        Source(str(corpus / "s.ndjson.zst"), "submissions"),
+        Source(str(corpus / "c.ndjson.zst"), "comments"),
+    ]
+    prepare(DATA, 5, tmp_path, sources)
+    for name in OUTPUTS:
+        lines = (tmp_path / f"{name}.jsonl").read_bytes().splitlines(keepends=True)
+        assert lines
+        assert all(
+            orjson.dumps(orjson.loads(line), option=orjson.OPT_APPEND_NEWLINE) == line
+            for line in lines
+        )
+    preparer = prepare_module.Preparer(DATA, 5, tmp_path)
+    replies = [Reply("r1", "a reply", 3)]
+    preparer._check_thread("t1", "depression", "a post", replies)
+    for args, field in [
+        (("", "depression", "a post", replies), "thread_id"),
+        (("t1", 7, "a post", replies), "subreddit"),
+        (("t1", "depression", "a post", [Reply("r1", "", 3)]), "reply score or text"),
+    ]:
+        with pytest.raises(SchemaError, match=f"field '{field}'"):
+            preparer._check_thread(*args)
+
+
+def test_jsonl_writer_validates_the_first_built_line(tmp_path):
+    writer = JsonlWriter(tmp_path / "sft.jsonl", "data/sft_gm")
+    bad = {**valid_rows()["sft_gm"], "split": "holdout"}
+    with pytest.raises(SchemaError, match=r"sft.jsonl: row 1: field 'split'"):
+        writer.write_line(orjson.dumps(bad))

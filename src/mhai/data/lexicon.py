@@ -106,9 +106,10 @@ _COMPILED = [
     (category, *_gates(gates), re.compile(pattern))
     for category, (gates, pattern) in _LEXICON.items()
 ]
-_ANY_GATE = frozenset().union(*(singles | firsts for _, singles, firsts, _, _ in _COMPILED))
+# Every word that opens a gate (a gate word or a pair's first word): a text with none is "none".
+OPENING_WORDS = frozenset().union(*(singles | firsts for _, singles, firsts, _, _ in _COMPILED))
 # Every word a gate looks for (pairs' second words too): ``words`` need only hold these.
-GATE_WORDS = _ANY_GATE.union(*(b for *_, pairs, _ in _COMPILED for b in pairs.values()))
+GATE_WORDS = OPENING_WORDS.union(*(b for *_, pairs, _ in _COMPILED for b in pairs.values()))
 
 
 def _gated(present: frozenset[str]) -> list[tuple[str, re.Pattern]]:
@@ -127,7 +128,7 @@ _GATED_CACHE: dict[frozenset[str], list[tuple[str, re.Pattern]]] = {}
 def crisis_category(low: str, words: set[str] | frozenset[str]) -> str:
     """The lexicon category of a lower-cased text whose word set is ``words`` (or any part of
     it that holds its words in :data:`GATE_WORDS`)."""
-    if _ANY_GATE.isdisjoint(words):
+    if OPENING_WORDS.isdisjoint(words):
         return "none"
     present = GATE_WORDS.intersection(words)
     gated = _GATED_CACHE.get(present)

@@ -76,10 +76,18 @@ def gm_pairs(
     """GM preference pairs of one thread: largest vote margins first."""
     order = replies if is_ranked else ranked(replies)
     pairs = []
+    margin, ratio = cfg.min_margin, cfg.min_ratio
     for i, hi in enumerate(order):
         if hi.score < cfg.min_chosen_score:  # nor can any later (lower) reply be chosen
             break
-        pairs += [(hi, lo) for lo in order[i + 1 :] if eligible(hi, lo, cfg)]
+        top, body = hi.score, hi.body
+        pairs += [  # eligible(hi, lo, cfg), inlined: this runs for every pair of replies
+            (hi, lo)
+            for lo in order[i + 1 :]
+            if top - lo.score >= margin
+            and top + 1 >= ratio * (max(lo.score, 0) + 1)
+            and body != lo.body
+        ]
     pairs.sort(key=lambda p: (p[1].score - p[0].score, p[0].id, p[1].id))
     return pairs[: cfg.max_pairs_per_thread]
 

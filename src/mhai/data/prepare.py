@@ -9,12 +9,18 @@ Passes, all in bounded memory (nothing is stored before de-identification):
 2. **Comments** are streamed the same way; a comment whose post was not kept is dropped
    (``orphan``, checked first). A kept comment is written to the safety messages at once (its
    split is known); direct replies to the post also go to the thread's bucket.
-
-Dumps are read in batches of rows (:class:`_Batch`) so that the text checks run on a whole
-batch at once (:class:`mhai.data.clean.TextChecker`); rows are still decided one by one in
-input order, so the outputs and drops are those of a row-by-row pass.
 3. **Threads** are assembled one bucket at a time: the GM/IM SFT and DPO rows, the posts'
    safety messages and the length/margin histograms of the data card.
+
+Dumps are read in batches of rows (:class:`_Batch`) so that the text checks run on a whole
+batch at once (:class:`mhai.data.clean.TextChecker`), and so does the test of which texts
+de-identification could change (:meth:`mhai.data.deid.RegexDeidentifier.may_change`): the
+other texts skip the call, and texts without a crisis gate word skip the lexicon. Rows are
+still decided one by one in input order, so the outputs and drops are those of a row-by-row
+pass. Output rows are filled into byte templates of their JSON lines (:data:`_SFT_GM` ...)
+from values whose types and lengths :meth:`Preparer._check_thread` checks per thread, which is
+all the row schemas ask beyond the templates' fixed structure (each file's first line is
+also validated in full).
 
 Row accounting: for every source, rows in = rows kept + rows dropped (by reason); checked
 before the data card is written.
@@ -48,12 +54,12 @@ from mhai.data.deid import GATE_WORDS as DEID_GATES
 from mhai.data.deid import make_deidentifier
 from mhai.data.formatting import gm_prompt, im_prompt
 from mhai.data.lexicon import GATE_WORDS as CRISIS_GATES
-from mhai.data.lexicon import LABELS, crisis_category
+from mhai.data.lexicon import LABELS, OPENING_WORDS, crisis_category
 from mhai.data.pairs import PairConfig, Reply, best_reply, gm_pairs, im_drafts, ranked
 from mhai.data.readers import DropLog, read_ndjson, read_table
 from mhai.data.splits import SPLITS, assign_splits
 from mhai.data.tables import JsonlWriter, ParquetWriter
-from mhai.schemas import validate_document
+from mhai.schemas import SchemaError, validate_document
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +157,37 @@ class Histogram:
 
 
 class _Buckets:
-    """Temporary NDJSON files holding whole threads (bucket = crc32(thread id) mod n)."""
+    """Temporary files holding whole threads (bucket = crc32(thread id) mod n). Records are
+    kept per bucket and written together: each line of a file is a JSON list of records."""
+
+    PENDING = 4096  # records held before they are written
 
     def __init__(self, directory: str, n: int):
         self.n = n
         self.paths = [Path(directory) / f"bucket_{i:04d}.ndjson" for i in range(n)]
         self.handles = [p.open("wb", buffering=1 << 16) for p in self.paths]
+        self.pending: list[list[list]] = [[] for _ in range(n)]
+        self.held = 0
 
     def put(self, thread_id: str, record: list) -> None:
-        self.handles[zlib.crc32(thread_id.encode()) % self.n].write(orjson.dumps(record) + b"\n")
+        self.pending[zlib.crc32(thread_id.encode()) % self.n].append(record)
+        self.held += 1
+        if self.held >= self.PENDING:
+            self.flush()
+
+    def flush(self) -> None:
+        for handle, records in zip(self.handles, self.pending, strict=True):
+            if records:
+                handle.write(orjson.dumps(records, option=orjson.OPT_APPEND_NEWLINE))
+                records.clear()
+        self.held = 0
+
+    @staticmethod
+    def records(path: Path):
+        """The records of a bucket file, in the order they were put."""
+        with path.open("rb") as handle:
+            for line in handle:
+                yield from orjson.loads(line)
 
     def close(self) -> None:
         for handle in self.handles:
@@ -273,9 +301,17 @@ class Preparer:
         return read_table(source.path, kind, source.format, source.columns, drops, self.rows_in)
 
     def _keep_post(
-        self, thread: str, rec: dict, body: str, text: str, n_words: int, hits: frozenset[str]
+        self,
+        thread: str,
+        rec: dict,
+        body: str,
+        text: str,
+        n_words: int,
+        hits: frozenset[str],
+        body_may_change: bool = True,
     ) -> None:
-        """Label, de-identify and store a kept post (``text``: title and body)."""
+        """Label, de-identify and store a kept post (``text``: title and body;
+        ``body_may_change``: False if de-identifying the body would return it as it is)."""
         self.threads.append(thread)
         self.subreddits[thread] = rec["subreddit"]
         self.buckets.put(
@@ -285,7 +321,7 @@ class Preparer:
                 thread,
                 rec["subreddit"],
                 self.deid(rec["title"]),
-                self.deid(body, None, hits),
+                self.deid(body, None, hits) if body_may_change else body,
                 n_words,
                 crisis_category(text.lower(), hits),
             ],
@@ -310,6 +346,8 @@ class Preparer:
     def _posts_checked(self, name: str, batch: _Batch) -> None:
         drops = self.drops["submissions"]
         checked = self.checker.check(batch.texts, self.clean.min_post_words)
+        bodies = [rec["selftext"] for _, rec, _, j in batch.entries if j >= 0]
+        may_change = self.deid.may_change(bodies, checked[3])
         for line, rec, reason, j in batch.rows(drops):
             thread = rec["id"].removeprefix("t3_")
             if reason is None:
@@ -319,7 +357,13 @@ class Preparer:
                 continue
             self.kept[name] += 1
             self._keep_post(
-                thread, rec, rec["selftext"], batch.texts[j], checked[1][j], checked[3][j]
+                thread,
+                rec,
+                bodies[j],
+                batch.texts[j],
+                checked[1][j],
+                checked[3][j],
+                may_change[j],
             )
         self._tick(len(batch.entries))
         batch.clear()
@@ -386,6 +430,7 @@ class Preparer:
     def _comments_checked(self, name: str, batch: _Batch) -> None:
         drops, splits, texts = self.drops["comments"], self.splits, batch.texts
         reasons, counts, joined, hits = self.checker.check(texts, self.clean.min_reply_words)
+        may_change = self.deid.may_change(texts, hits)
         seen, deid, put, subreddits = self.seen, self.deid, self.buckets.put, self.subreddits
         write_safety = self.safety.write_values if self.safety_comments else None
         safety_splits, categories = self.output_counts["safety_messages"], self.safety_counts
@@ -406,8 +451,12 @@ class Preparer:
             link = rec["link_id"]
             thread = link.removeprefix("t3_")
             body, gates = texts[j], hits[j]
-            low = body.lower()  # inlined _keep_reply
-            text, category = deid(body, low, gates), crisis_category(low, gates)
+            if may_change[j] or not OPENING_WORDS.isdisjoint(gates):  # inlined _keep_reply
+                low = body.lower()
+                text = deid(body, low, gates) if may_change[j] else body
+                category = crisis_category(low, gates)
+            else:  # a call to either would return these
+                text, category = body, "none"
             if write_safety is not None:  # inlined _safety_row
                 split = splits[thread]
                 write_safety(
@@ -483,42 +532,48 @@ class Preparer:
             replies.append(Reply(rec[2], rec[3], rec[4]))
             words[rec[2]] = rec[5]
             hist["reply_words"].add(rec[5])
-        # rows as dict literals (keys in schema order), written straight to the writers
-        writers, counts = self.writers, self.output_counts
         replies = ranked(replies)
+        self._check_thread(thread, subreddit, prompt, replies)
+        # the JSON of each value once; the rows are filled into the byte templates
+        context = b'"thread_id":%s,"split":"%s","subreddit":%s' % (
+            _json(thread),
+            split.encode(),
+            _json(subreddit),
+        )
+        post_json = _json(prompt)
+        body_json = {r.id: _json(r.body) for r in replies}
+        writers, counts = self.writers, self.output_counts
         best = best_reply(replies, self.pairs, is_ranked=True)
         if best is not None:
-            writers["sft_gm"].write(
-                {
-                    "id": f"{thread}:{best.id}",
-                    "thread_id": thread,
-                    "split": split,
-                    "subreddit": subreddit,
-                    "score": best.score,
-                    "messages": _chat(prompt, best.body),
-                }
+            writers["sft_gm"].write_line(
+                _SFT_GM
+                % (
+                    _json(f"{thread}:{best.id}"),
+                    context,
+                    best.score,
+                    post_json,
+                    body_json[best.id],
+                )
             )
             counts["sft_gm"][split] += 1
-        write, n = writers["dpo_gm"].write, 0
+        write, n = writers["dpo_gm"].write_line, 0
         margins, chosen_words, rejected_words = (
             hist["margin_gm"],
             hist["chosen_words"],
             hist["rejected_words"],
         )
-        user_turn = [{"role": "user", "content": prompt}]
         for chosen, rejected in gm_pairs(replies, self.pairs, is_ranked=True):
             write(
-                {
-                    "id": f"{thread}:{chosen.id}>{rejected.id}",
-                    "thread_id": thread,
-                    "split": split,
-                    "subreddit": subreddit,
-                    "prompt": user_turn,
-                    "chosen": [{"role": "assistant", "content": chosen.body}],
-                    "rejected": [{"role": "assistant", "content": rejected.body}],
-                    "score_chosen": chosen.score,
-                    "score_rejected": rejected.score,
-                }
+                _DPO_GM
+                % (
+                    _json(f"{thread}:{chosen.id}>{rejected.id}"),
+                    context,
+                    post_json,
+                    body_json[chosen.id],
+                    body_json[rejected.id],
+                    chosen.score,
+                    rejected.score,
+                )
             )
             n += 1
             margins.add(chosen.score - rejected.score)
@@ -530,44 +585,61 @@ class Preparer:
         if not drafts:
             return
         write_sft, write_dpo, margins = (
-            writers["sft_im"].write,
-            writers["dpo_im"].write,
+            writers["sft_im"].write_line,
+            writers["dpo_im"].write_line,
             hist["margin_im"],
         )
+        best_json = body_json[best.id]
         for draft in drafts:
-            user = im_prompt(prompt, draft.body)
+            user_json, draft_json = _json(im_prompt(prompt, draft.body)), body_json[draft.id]
             write_sft(
-                {
-                    "id": f"{thread}:{draft.id}>{best.id}",
-                    "thread_id": thread,
-                    "split": split,
-                    "subreddit": subreddit,
-                    "score": best.score,
-                    "post": prompt,
-                    "draft": draft.body,
-                    "draft_score": draft.score,
-                    "messages": _chat(user, best.body),
-                }
+                _SFT_IM
+                % (
+                    _json(f"{thread}:{draft.id}>{best.id}"),
+                    context,
+                    best.score,
+                    post_json,
+                    draft_json,
+                    draft.score,
+                    user_json,
+                    best_json,
+                )
             )
             write_dpo(
-                {
-                    "id": f"{thread}:{best.id}>{draft.id}",
-                    "thread_id": thread,
-                    "split": split,
-                    "subreddit": subreddit,
-                    "post": prompt,
-                    "draft": draft.body,
-                    "draft_score": draft.score,
-                    "prompt": [{"role": "user", "content": user}],
-                    "chosen": [{"role": "assistant", "content": best.body}],
-                    "rejected": [{"role": "assistant", "content": draft.body}],
-                    "score_chosen": best.score,
-                    "score_rejected": draft.score,
-                }
+                _DPO_IM
+                % (
+                    _json(f"{thread}:{best.id}>{draft.id}"),
+                    context,
+                    post_json,
+                    draft_json,
+                    draft.score,
+                    user_json,
+                    best_json,
+                    draft_json,
+                    best.score,
+                    draft.score,
+                )
             )
             margins.add(best.score - draft.score)
         counts["sft_im"][split] += len(drafts)
         counts["dpo_im"][split] += len(drafts)
+
+    def _check_thread(self, thread: Any, subreddit: Any, prompt: str, replies: list[Reply]) -> None:
+        """What the output schemas ask of the values a thread's rows are filled with: the
+        templates fix the rest (keys, roles, list lengths), so the rows need no other check."""
+        bodies_ok = all(type(r.score) is int and type(r.body) is str and r.body for r in replies)
+        if type(thread) is str and thread and type(subreddit) is str and prompt and bodies_ok:
+            return
+        checks = {
+            "thread_id": type(thread) is str and thread != "",
+            "subreddit": type(subreddit) is str,
+            "post": prompt != "",
+            "reply score or text": bodies_ok,
+        }
+        field = next(name for name, ok in checks.items() if not ok)
+        raise SchemaError(
+            f"{self.out}: thread {thread!r}: field {field!r}: not a valid value for the output rows"
+        )
 
     def _assemble(self, buckets: _Buckets) -> None:
         for path in tqdm(
@@ -575,13 +647,11 @@ class Preparer:
         ):
             posts: dict[str, list] = {}
             replies: dict[str, list[list]] = {}
-            with path.open("rb") as handle:
-                for raw in handle:
-                    rec = orjson.loads(raw)
-                    if rec[0] == "s":
-                        posts[rec[1]] = rec
-                    else:
-                        replies.setdefault(rec[1], []).append(rec)
+            for rec in buckets.records(path):
+                if rec[0] == "s":
+                    posts[rec[1]] = rec
+                else:
+                    replies.setdefault(rec[1], []).append(rec)
             path.unlink()
             for thread in sorted(posts):
                 records = sorted(replies.get(thread, []), key=lambda r: r[2])
@@ -621,6 +691,7 @@ class Preparer:
                     if source.kind == "comments":
                         log.info("reading %s (comments)", source.path)
                         self._stream_comments(source)
+                buckets.flush()
                 buckets.close()
                 self.progress.update(self.ticks)
                 self.progress.close()
@@ -698,8 +769,20 @@ class Preparer:
         }
 
 
-def _chat(user: str, assistant: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+# Output rows as byte templates, keys in schema order (workflow/schemas/data/): each %s is a
+# JSON value from _json (orjson, whose output for a string does not depend on where the string
+# is used) and each %d a score, so a line is orjson's line for the row as a dict.
+_ROW = b'{"id":%s,%s'  # then the thread's context: thread_id, split, subreddit
+_CHAT = b'[{"role":"user","content":%s},{"role":"assistant","content":%s}]'
+_PREFERENCE = (
+    b'"prompt":[{"role":"user","content":%s}],"chosen":[{"role":"assistant","content":%s}],'
+    b'"rejected":[{"role":"assistant","content":%s}],"score_chosen":%d,"score_rejected":%d}\n'
+)
+_SFT_GM = _ROW + b',"score":%d,"messages":' + _CHAT + b"}\n"
+_DPO_GM = _ROW + b"," + _PREFERENCE
+_SFT_IM = _ROW + b',"score":%d,"post":%s,"draft":%s,"draft_score":%d,"messages":' + _CHAT + b"}\n"
+_DPO_IM = _ROW + b',"post":%s,"draft":%s,"draft_score":%d,' + _PREFERENCE
+_json = orjson.dumps
 
 
 def prepare(
