@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-from mhai.safety.encoder import SentenceEncoder
+from mhai.safety.encoder import SentenceEncoder, pool_max
 
 MODEL_FILE = "classifier.json"
 CALIBRATION_FILE = "calibration.json"
@@ -210,27 +210,22 @@ class Pass1Classifier:
         risk = np.clip(p[:, self.risk_classes].sum(axis=1), 1e-7, 1 - 1e-7)
         return np.log(risk / (1 - risk))
 
-    def score_texts(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Calibrated risk score of each text (no session context), each exactly as the
-        guardrail scores a message: int8 activation scales of a batch depend on the other
-        texts in it, so batched scores would drift from the deployed ones."""
-        from tqdm.auto import tqdm
+    def _prob(self, embeddings: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.platt[0] * self.raw_logit(embeddings) + self.platt[1])
 
+    def score_embeddings(self, embeddings: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Message scores from chunk embeddings (the maximum over each message's chunks)."""
+        return pool_max(self._prob(embeddings), owner, n)
+
+    def score_texts(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False):
+        """Calibrated risk score of each text (no session context)."""
         texts = list(texts)
-        scores = [self.score_message(t) for t in tqdm(texts, "pass 1", disable=not progress)]
-        return np.asarray(scores, dtype=float)
-
-    def raw_message_logit(self, text: str) -> float:
-        """Uncalibrated log-odds of one message (its riskiest chunk), on the per-turn path."""
-        return float(self.raw_logit(self.encoder.encode_one(text)).max())
-
-    def calibrated(self, logits: np.ndarray | float) -> np.ndarray | float:
-        """Platt-scaled probability of raw log-odds."""
-        return _sigmoid(self.platt[0] * np.asarray(logits, dtype=float) + self.platt[1])
+        embeddings, owner = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+        return self.score_embeddings(embeddings, owner, len(texts))
 
     def score_message(self, text: str) -> float:
         """Calibrated risk score of one message (the guardrail's per-turn path)."""
-        return float(self.calibrated(self.raw_message_logit(text)))
+        return float(self._prob(self.encoder.encode_one(text)).max())
 
     def signals(self, previous: Sequence[float], message_score: float) -> dict[str, float]:
         """Session-aware signals (message, history, escalation, combined)."""
@@ -322,8 +317,7 @@ def fit_classifier(
     ``embeddings`` has one row per chunk of the corpus texts and ``owner[i]`` is the corpus
     row of chunk ``i`` (``None``: one embedding per row). Every chunk of a training row is a
     training example with that row's target (so training rows should be single sentences);
-    calibration scores whole messages one at a time on the guardrail's own per-turn path
-    (their riskiest chunk), so the threshold applies to exactly the deployed scores.
+    calibration scores whole messages as the guardrail does, by their riskiest chunk.
     ``cfg`` is the ``safety`` config section. Returns the classifier and the calibration
     record (threshold table, reliability curve, calibration-split recall and FPR).
     """
@@ -352,12 +346,13 @@ def fit_classifier(
         encoder, coef, intercept, risk_classes, (1.0, 0.0), 0.5, session, classes=classes
     )
     rows = np.flatnonzero(split == "calib")
-    calib_texts = corpus["text"].to_numpy()[rows]
-    calib_logits = np.array([clf.raw_message_logit(t) for t in calib_texts])  # as deployed
+    chunk = np.isin(owner, rows)
+    position = np.searchsorted(rows, owner[chunk])
+    calib_logits = pool_max(clf.raw_logit(embeddings[chunk]), position, len(rows))
     y_calib = y[rows]
     platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y_calib)
     clf.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-    calib_scores = clf.calibrated(calib_logits)
+    calib_scores = clf.score_embeddings(embeddings[chunk], position, len(rows))  # as deployed
     threshold, table = choose_threshold(
         calib_scores,
         y_calib,

@@ -269,3 +269,10 @@ def _fused_qkv(attention):
     packed = torch.ops.quantized.linear_prepack(fused, torch.cat([p.bias() for p in parts]))
     # reduce_range=True as in torch's dynamic quantized Linear for qint8
     return lambda x: torch.ops.quantized.linear_dynamic(x, packed, True)
+
+
+def pool_max(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Per-text maximum of chunk-level ``values`` (texts with one chunk keep their value)."""
+    out = np.full(n, -np.inf)
+    np.maximum.at(out, owner, values)
+    return out
