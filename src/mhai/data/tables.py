@@ -7,7 +7,7 @@ Python expression (:func:`compile_row_check`, 1-2.5 us per output row), which ac
 valid rows; a row it rejects goes through fastjsonschema (3.5-7 us/row, versus ~35 us/row for
 jsonschema), so a bad row raises :class:`mhai.schemas.SchemaError` naming the file, the row
 number and the field. The prep's JSONL rows skip this: it builds their lines from templates
-and checks the values that fill them (:meth:`JsonlWriter.write_line`).
+and checks the values that fill them (``Preparer._check_thread``).
 """
 
 from __future__ import annotations
@@ -222,18 +222,18 @@ class JsonlWriter:
         fast = self.validate._fast
         if fast is None or not fast(row):  # the compiled check inline: it passes valid rows
             self.validate(row, self.rows)
-        self.lines.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        if len(self.lines) >= self.BATCH:
-            self.handle.write(b"".join(self.lines))
-            self.lines.clear()
+        self._append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
 
     def write_line(self, line: bytes) -> None:
         """Write a row the caller built as a JSON line from values of checked types (see
-        ``Preparer._thread``). The first line of a file is parsed back and validated in full,
-        so a line builder that no longer matches its schema fails at once."""
+        ``Preparer._check_thread``). The first line of a file is parsed back and validated in
+        full, so a line builder that no longer matches its schema fails at once."""
         self.rows += 1
         if self.rows == 1:
             self.validate(orjson.loads(line), 1)
+        self._append(line)
+
+    def _append(self, line: bytes) -> None:
         self.lines.append(line)
         if len(self.lines) >= self.BATCH:
             self.handle.write(b"".join(self.lines))

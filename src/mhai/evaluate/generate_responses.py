@@ -78,8 +78,6 @@ def is_adapter(model_dir: Path) -> bool:
 def _load(model_dir: Path, base_dir: Path | None):
     """A causal LM from a merged folder, or a LoRA adapter folder merged onto ``base_dir``;
     on the GPU when there is one."""
-    import torch
-
     from mhai.models import load_causal_lm, load_tokenizer
 
     tokenizer_dir = model_dir
@@ -88,14 +86,12 @@ def _load(model_dir: Path, base_dir: Path | None):
             raise ValueError(f"{model_dir}: a LoRA adapter needs the base model folder")
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(load_causal_lm(base_dir), str(model_dir))
+        model = PeftModel.from_pretrained(load_causal_lm(base_dir, device="auto"), str(model_dir))
         model = model.merge_and_unload()
         if not (model_dir / "tokenizer_config.json").exists():
             tokenizer_dir = base_dir
     else:
-        model = load_causal_lm(model_dir)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
+        model = load_causal_lm(model_dir, device="auto")
     return model, load_tokenizer(tokenizer_dir)
 
 
