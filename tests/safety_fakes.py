@@ -50,6 +50,9 @@ class HashEncoder:
     def encode_one(self, text: str) -> np.ndarray:
         return self._vec(text)[None, :]
 
+    def encode_each(self, texts, progress: bool = False):
+        return self.encode(texts)
+
 
 class SentenceSplitHashEncoder(HashEncoder):
     """``HashEncoder`` splitting texts into sentences like ``SentenceEncoder(split="sentence")``."""
@@ -86,7 +89,7 @@ class ScriptedClassifier(Pass1Classifier):
         self.scores = scores
 
     def score_message(self, text: str) -> float:
-        return self.scores.get(text, 0.01)
+        return 1.0 if self.unreadable(text) else self.scores.get(text, 0.01)
 
 
 class RaisingVerifier:

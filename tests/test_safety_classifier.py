@@ -20,6 +20,7 @@ from mhai.safety.classifier import (
     session_signals,
 )
 from mhai.safety.encoder import deobfuscate, split_sentences
+from mhai.safety.language import unreadable
 
 PARAMS = SessionParams(window=5, decay=0.7, history_weight=0.5, escalation_weight=0.8)
 
@@ -98,13 +99,36 @@ def _toy_corpus(n: int = 240) -> pd.DataFrame:
     rows = []
     for i in range(n):
         label = i % 2
-        text = (risky if label else calm)[(i // 2) % 4] + f" {['alpha', 'beta', 'gamma'][i % 3]}"
-        split = ["train", "train", "calib", "test"][(i // 2) % 4]
-        category = f"{'risk' if label else 'calm'}{(i // 2) % 2}"
-        rows.append(
-            {"id": str(i), "text": text, "label": label, "category": category, "split": split}
-        )
+        base = (i // 2) % 4
+        text = (risky if label else calm)[base] + f" {['alpha', 'beta', 'gamma'][i % 3]}"
+        split = ["train", "calib"][(i // 8) % 2]
+        category = f"{'risk' if label else 'calm'}{base % 2}"
+        family = f"{category}:{base}/{(i // 16) % 3}"
+        rows.append({"text": text, "label": label, "category": category, "family": family,
+                     "split": split})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _cfg(target_recall: float = 0.98, folds: int = 3, gate: float = 0.0) -> dict:
+    session = {"window": 3, "decay": 0.5, "history_weight": 0.5, "escalation_weight": 1.0}
+    return {
+        "classifier": {"C": 10.0, "target": "category", "session": session,
+                       "min_english_ratio": gate},
+        "calibration": {"target_recall": target_recall, "folds": folds, "cost_ratio": 100,
+                        "prevalence": 0.02, "recall_confidence": 0.0, "bins": 5},
+    }  # fmt: skip
+
+
+def _fit(units: pd.DataFrame, messages: pd.DataFrame, encoder, cfg: dict):
+    return fit_classifier(
+        units,
+        encoder.encode_each(units["text"].tolist()),
+        messages,
+        encoder.encode_each(messages["text"].tolist()),
+        encoder,
+        cfg,
+        seed=0,
+    )
 
 
 def test_fit_calibrate_save_and_load_without_pickles(tmp_path):
@@ -112,22 +136,13 @@ def test_fit_calibrate_save_and_load_without_pickles(tmp_path):
     encoder = HashEncoder(model_dir=tmp_path / "emb")
     (tmp_path / "emb").mkdir()
     (tmp_path / "emb" / "config.json").write_text("{}")
-    emb, _ = encoder.encode(corpus["text"].tolist())
-    session = {"window": 3, "decay": 0.5, "history_weight": 0.5, "escalation_weight": 1.0}
-    cfg = {
-        "classifier": {"C": 1.0, "target": "category", "session": session},
-        "calibration": {
-            "target_recall": 0.98,
-            "cost_ratio": 100,
-            "prevalence": 0.02,
-            "recall_confidence": 0.0,
-            "bins": 5,
-        },
-    }
-    clf, calibration = fit_classifier(corpus, emb, encoder, cfg, seed=0)
-    calib = corpus["split"] == "calib"
-    scores = clf.score_texts(corpus.loc[calib, "text"].tolist())
-    assert (scores[corpus.loc[calib, "label"] == 1] >= clf.threshold).mean() >= 0.98
+    units, messages = corpus[corpus["split"] == "train"], corpus[corpus["split"] == "calib"]
+    clf, calibration = _fit(units, messages, encoder, _cfg())
+    assert clf.meta["folds"] == 3 and clf.meta["calib_messages"] == len(messages)
+    cross_fitted = np.asarray(calibration["messages"]["score"])
+    assert (cross_fitted[messages["label"].to_numpy() == 1] >= clf.threshold).mean() >= 0.98
+    scores = clf.score_texts(messages["text"].tolist())
+    assert (scores[messages["label"] == 1] >= clf.threshold).mean() >= 0.98
     out = clf.save(tmp_path / "model", calibration)
     saved = {p.name for p in out.iterdir()}
     assert {"classifier.json", "calibration.json", "embedding"} <= saved
@@ -143,33 +158,92 @@ def test_fit_calibrate_save_and_load_without_pickles(tmp_path):
     )
 
 
+def test_each_template_family_is_held_out_of_exactly_one_calibration_head(tmp_path, monkeypatch):
+    """Cross-fitting: every fold's head is fitted without one fold of template families (each
+    family left out once), and the final head sees every unit, family-less ones included."""
+    import mhai.safety.classifier as classifier
+
+    corpus = _toy_corpus()
+    units = corpus[corpus["split"] == "train"].reset_index(drop=True)
+    units = pd.concat([units, pd.DataFrame([{"text": "plain context words", "label": 0,
+                                             "category": "context", "family": None}])],
+                      ignore_index=True)  # fmt: skip
+    messages = corpus[corpus["split"] == "calib"]
+    seen: list[set] = []
+    real = classifier._fit_head
+
+    def spy(embeddings, owner, targets, rows, C, seed):
+        seen.append(set(rows.tolist()))
+        return real(embeddings, owner, targets, rows, C, seed)
+
+    monkeypatch.setattr(classifier, "_fit_head", spy)
+    _fit(units, messages, HashEncoder(model_dir=tmp_path), _cfg(folds=4))
+    assert len(seen) == 5 and seen[-1] == set(range(len(units)))
+    families = units["family"]
+    left_out = [set(families[~families.index.isin(rows)]) for rows in seen[:-1]]
+    assert all(left_out) and set().union(*left_out) == set(families.dropna())
+    assert sum(len(f) for f in left_out) == families.nunique()  # each family left out once
+    assert all(len(units) - 1 in rows for rows in seen)  # the family-less unit: always in
+
+
 def test_calibration_scores_whole_messages_by_their_riskiest_chunk(tmp_path):
     """Training rows are sentences; a calibration message with one risk sentence among
     everyday ones must score like the risk sentence, not like their average."""
     risky = ["i want to die", "i will kill myself", "no reason to live", "end my life tonight"]
     calm = ["lovely walk today", "exam stress again", "cooking pasta now", "phone battery died"]
-    rows = [{"text": t, "label": 1, "category": "risk", "split": "train"} for t in risky * 3] + [
-        {"text": t, "label": 0, "category": "calm", "split": "train"} for t in calm * 3
-    ]
-    rows += [
-        {"text": f"{c1}. {c2}. {r}.", "label": 1, "category": "risk", "split": "calib"}
+    units = pd.DataFrame(
+        [{"text": t, "label": 1, "category": "risk"} for t in risky * 3]
+        + [{"text": t, "label": 0, "category": "calm"} for t in calm * 3]
+    ).assign(family=None)  # no family: in every fold's training set
+    messages = [
+        {"text": f"{c1}. {c2}. {r}.", "label": 1, "category": "risk"}
         for c1, c2, r in zip(calm, calm[1:] + calm[:1], risky, strict=True)
-    ] + [{"text": f"{c1}. {c2}.", "label": 0, "category": "calm", "split": "calib"}
+    ] + [{"text": f"{c1}. {c2}.", "label": 0, "category": "calm"}
          for c1, c2 in zip(calm, calm[2:] + calm[:2], strict=True)]  # fmt: skip
-    table = pd.DataFrame(rows)
+    messages = pd.DataFrame(messages).assign(family=[f"m/{i}" for i in range(8)])
     encoder = SentenceSplitHashEncoder(model_dir=tmp_path)
-    emb, owner = encoder.encode(table["text"].tolist())
-    assert len(emb) > len(table)  # calibration messages were split into sentences
-    cfg = {
-        "classifier": {"C": 10.0, "target": "category", "session": {}},
-        "calibration": {"target_recall": 1.0, "cost_ratio": 100, "prevalence": 0.02,
-                        "recall_confidence": 0.0, "bins": 5},
-    }  # fmt: skip
-    clf, _ = fit_classifier(table, emb, encoder, cfg, seed=0, owner=owner)
+    emb, _ = encoder.encode_each(messages["text"].tolist())
+    assert len(emb) > len(messages)  # calibration messages were split into sentences
+    clf, _ = _fit(units, messages, encoder, _cfg(target_recall=1.0, folds=2))
     assert clf.meta["train_examples"] == 24 and clf.meta["calib_messages"] == 8
     assert clf.meta["calib_recall"] == 1.0 and clf.meta["calib_fpr"] == 0.0
     mixed = clf.score_message("lovely walk today. cooking pasta now. i will kill myself.")
     assert mixed >= clf.threshold > clf.score_message("lovely walk today. cooking pasta now.")
+
+
+def test_calibration_message_without_a_template_family_is_an_error(tmp_path):
+    corpus = _toy_corpus()
+    units, messages = corpus[corpus["split"] == "train"], corpus[corpus["split"] == "calib"]
+    messages = messages.assign(family=None)
+    with pytest.raises(ValueError, match="template family"):
+        _fit(units, messages, HashEncoder(model_dir=tmp_path), _cfg())
+
+
+@pytest.mark.parametrize(
+    ("sentences", "expected"),
+    [
+        (["C'est ma dernière conversation avec toi."], True),
+        (["I had a long day.", "tengo ganas de cortarme ahora mismo"], True),
+        (["Goodbye everyone, thanks for everything."], False),
+        (["I want to die."], False),
+        (["Hola amigo"], False),  # under three words: not judged
+        (["lovely walk today alpha"], False),  # terse English: no sign of another language
+        (["我想结束 一切 今晚"], True),  # non-Latin script
+    ],
+)
+def test_sentences_the_english_encoder_cannot_read_are_detected(sentences, expected):
+    assert unreadable(sentences, 0.15) is expected
+    assert unreadable(sentences, 0.0) is False  # gate off
+
+
+def test_unreadable_message_scores_one_and_is_flagged(tmp_path):
+    corpus = _toy_corpus()
+    units, messages = corpus[corpus["split"] == "train"], corpus[corpus["split"] == "calib"]
+    clf, _ = _fit(units, messages, HashEncoder(model_dir=tmp_path), _cfg(gate=0.15))
+    french = "Bientôt vous n'aurez plus à vous inquiéter pour moi."
+    assert clf.score_message(french) == 1.0 >= clf.threshold
+    assert clf.score_texts([french, "lovely walk today alpha"]).tolist()[0] == 1.0
+    assert clf.score_message("lovely walk today alpha") < clf.threshold
 
 
 def test_load_names_the_missing_file(tmp_path):

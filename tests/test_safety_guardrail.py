@@ -121,5 +121,17 @@ def test_review_queue_holds_every_flagged_session(tmp_path):
     records = [json.loads(line) for line in queue.read_text().splitlines()]
     first = next(r for r in records if r["user_message"] == "crisis a")
     assert first["score"] >= first["threshold"] and first["pass2"] == "allow"
-    assert set(first["signals"]) == {"message", "history", "escalation"}
+    assert set(first["signals"]) == {"message", "history", "escalation", "unreadable"}
     assert first["draft_reply"] == DRAFT and first["turn"] == 1
+
+
+def test_a_message_pass_1_cannot_read_goes_to_pass_2_and_says_why():
+    guard = make_guardrail({}, FixedVerifier("replace"))
+    guard.classifier.min_english_ratio = 0.15  # the language gate of the default config
+    state = guard.new_session("s", "p", "ES", "es")
+    english = guard.check_turn(state, "I had a quiet day at home today.", DRAFT)
+    assert not english.flagged and english.signals["unreadable"] == 0.0
+    spanish = "Ya no aguanto más, esta noche me voy a tomar todas las pastillas."
+    decision = guard.check_turn(state, spanish, DRAFT)
+    assert decision.flagged and decision.signals["unreadable"] == 1.0
+    assert decision.escalated and decision.escalation["language"] == "es"

@@ -6,9 +6,9 @@ everyday sentences around it). It is trained on single sentences: the core sente
 training templates, labelled with their category, and the everyday context sentences as a
 no-risk class. By default it is multinomial over these *categories* (each risk and no-risk
 category is a coherent region of embedding space, which one binary hyperplane separates
-poorly); the risk score is the total probability of the risk categories, Platt-scaled on the
-whole messages of a held-out calibration split so scores are probabilities. The guardrail
-combines three layered signals:
+poorly); the risk score is the total probability of the risk categories, Platt-scaled on
+whole messages (see below) so scores are probabilities. The guardrail combines three
+layered signals:
 
 - ``message``: the calibrated score of the current message;
 - ``history``: a decayed maximum of the previous ``window`` message scores (a crisis two turns
@@ -19,9 +19,15 @@ combines three layered signals:
   never adds up to a flag).
 
 ``combined = clip(max(message, history_weight * history) + escalation_weight * escalation)``.
-The threshold on it is chosen on the calibration split: the cheapest threshold (expected
-cost with a configurable miss-to-false-alarm cost ratio at a deployment prevalence) among
-those whose recall reaches the target. Everything is saved as JSON (no pickles) next to a
+Platt scaling and the threshold are cross-fitted: the templates of the ``train`` and ``calib``
+splits are cut into folds, and every message of those splits is scored by a head fitted
+without its template, so calibration sees many unseen templates, as deployment does; the
+final head is then fitted on all of them. The threshold is the cheapest one (expected cost
+with a configurable miss-to-false-alarm cost ratio at a deployment prevalence) among those
+whose recall reaches the target. Every embedding goes through the guardrail's per-message
+path, so calibrated scores are the scores it computes. The encoder reads English only: a
+message with a sentence in another language (:mod:`mhai.safety.language`) scores 1 and goes
+to pass 2 instead of passing unread. Everything is saved as JSON (no pickles) next to a
 copy of the embedding model, so ``mhai safety score --model DIR`` needs nothing else.
 """
 
@@ -39,6 +45,7 @@ import pandas as pd
 from scipy.stats import beta
 
 from mhai.safety.encoder import SentenceEncoder, pool_max
+from mhai.safety.language import unreadable
 
 MODEL_FILE = "classifier.json"
 CALIBRATION_FILE = "calibration.json"
@@ -90,17 +97,48 @@ def recall_lower_bound(hits: np.ndarray, n: int, confidence: float) -> np.ndarra
     return np.where(hits > 0, np.nan_to_num(bound), 0.0)
 
 
+def cluster_recall_lower_bound(
+    scores: np.ndarray,
+    groups: np.ndarray,
+    candidates: np.ndarray,
+    confidence: float,
+    seed: int = 0,
+    resamples: int = 400,
+) -> np.ndarray:
+    """Lower bound of recall at each candidate threshold, by a cluster bootstrap.
+
+    Risk messages of one template family succeed or fail together, so messages are not
+    independent and a binomial bound is too narrow: resample whole families (``groups``)
+    with replacement and take the ``1 - confidence`` quantile of recall at each threshold.
+    ``scores`` and ``groups`` are those of the risk messages only.
+    """
+    names, group = np.unique(groups, return_inverse=True)
+    # hits[g, t]: messages of family g scoring at least candidate t
+    hits = np.zeros((len(names), len(candidates)))
+    for g in range(len(names)):
+        member = np.sort(scores[group == g])
+        hits[g] = len(member) - np.searchsorted(member, candidates, side="left")
+    sizes = np.bincount(group, minlength=len(names)).astype(float)
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), resamples)
+    recall = (weights @ hits) / np.maximum(weights @ sizes, 1)[:, None]
+    return np.quantile(recall, 1.0 - confidence, axis=0)
+
+
 def threshold_table(
     scores: np.ndarray,
     labels: np.ndarray,
     cost_ratio: float,
     prevalence: float,
     confidence: float = 0.0,
+    groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Recall, FPR and expected cost for every candidate threshold (flag when score >= t).
 
     Expected cost per message = ``cost_ratio * prevalence * (1 - recall) +
     (1 - prevalence) * fpr``, so the class balance of the calibration data does not matter.
+    ``recall_lower`` is the recall's lower bound at ``confidence``: a cluster bootstrap over
+    ``groups`` (template families) if given, else a Clopper-Pearson bound.
     """
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels, dtype=int)
@@ -115,11 +153,18 @@ def threshold_table(
     recall = tp / n_pos
     fpr = fp / n_neg
     cost = cost_ratio * prevalence * (1 - recall) + (1 - prevalence) * fpr
+    if groups is not None and confidence > 0:
+        risky = labels == 1
+        lower = cluster_recall_lower_bound(
+            scores[risky], np.asarray(groups)[risky], candidates, confidence
+        )
+    else:
+        lower = recall_lower_bound(tp, n_pos, confidence)
     return pd.DataFrame(
         {
             "threshold": candidates,
             "recall": recall,
-            "recall_lower": recall_lower_bound(tp, n_pos, confidence),
+            "recall_lower": lower,
             "fpr": fpr,
             "precision": tp / np.maximum(tp + fp, 1),
             "expected_cost": cost,
@@ -134,19 +179,26 @@ def choose_threshold(
     cost_ratio: float,
     prevalence: float,
     confidence: float = 0.0,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, pd.DataFrame]:
     """The threshold of least expected cost among those reaching ``target_recall``.
 
-    With ``confidence > 0`` the recall that must reach the target is the one-sided
-    Clopper-Pearson lower bound, which guards against an optimistic calibration split.
+    With ``confidence > 0`` the recall that must reach the target is a one-sided lower
+    bound (see :func:`threshold_table`), which guards against optimistic calibration data.
     Ties go to the higher threshold (fewer false alarms). Returns (threshold, table).
     """
-    table = threshold_table(scores, labels, cost_ratio, prevalence, confidence)
+    table = threshold_table(scores, labels, cost_ratio, prevalence, confidence, groups)
+    return pick_threshold(table, target_recall), table
+
+
+def pick_threshold(table: pd.DataFrame, target_recall: float) -> float:
+    """The least-cost threshold of a :func:`threshold_table` whose (bounded) recall reaches
+    ``target_recall``; when none does, the highest one that flags every risk message."""
     feasible = table[table["recall_lower"] >= target_recall]
     if feasible.empty:  # the target is out of reach: flag everything a risk message scored
         feasible = table[table["recall"] >= 1.0]
     best = feasible.sort_values(["expected_cost", "threshold"], ascending=[True, False]).iloc[0]
-    return float(best["threshold"]), table
+    return float(best["threshold"])
 
 
 def reliability_curve(scores: np.ndarray, labels: np.ndarray, bins: int) -> list[dict[str, Any]]:
@@ -188,6 +240,7 @@ class Pass1Classifier:
         session: SessionParams,
         classes: list[str] | None = None,
         meta: dict[str, Any] | None = None,
+        min_english_ratio: float = 0.0,
     ):
         self.encoder = encoder
         self.coef = np.atleast_2d(np.asarray(coef, dtype=np.float32))
@@ -200,6 +253,7 @@ class Pass1Classifier:
         self.threshold = float(threshold)
         self.session = session
         self.meta = dict(meta or {})
+        self.min_english_ratio = float(min_english_ratio)
 
     def raw_logit(self, embeddings: np.ndarray) -> np.ndarray:
         """Log-odds of the risk classes' total probability under the category softmax."""
@@ -217,14 +271,22 @@ class Pass1Classifier:
         """Message scores from chunk embeddings (the maximum over each message's chunks)."""
         return pool_max(self._prob(embeddings), owner, n)
 
-    def score_texts(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False):
-        """Calibrated risk score of each text (no session context)."""
+    def unreadable(self, text: str) -> bool:
+        """Whether ``text`` has a sentence the encoder cannot read (it then scores 1)."""
+        return unreadable(self.encoder.chunks(text), self.min_english_ratio)
+
+    def score_texts(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Calibrated risk score of each text (no session context), as ``score_message``."""
         texts = list(texts)
-        embeddings, owner = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
-        return self.score_embeddings(embeddings, owner, len(texts))
+        embeddings, owner = self.encoder.encode_each(texts, progress=progress)
+        scores = self.score_embeddings(embeddings, owner, len(texts))
+        scores[[self.unreadable(t) for t in texts]] = 1.0
+        return scores
 
     def score_message(self, text: str) -> float:
         """Calibrated risk score of one message (the guardrail's per-turn path)."""
+        if self.unreadable(text):
+            return 1.0
         return float(self._prob(self.encoder.encode_one(text)).max())
 
     def signals(self, previous: Sequence[float], message_score: float) -> dict[str, float]:
@@ -252,6 +314,7 @@ class Pass1Classifier:
             "intercept": self.intercept.tolist(),
             "platt": list(self.platt),
             "threshold": self.threshold,
+            "min_english_ratio": self.min_english_ratio,
             "session": asdict(self.session),
             "meta": self.meta,
         }
@@ -291,6 +354,7 @@ class Pass1Classifier:
             SessionParams(**document["session"]),
             classes=document["classes"],
             meta=document.get("meta"),
+            min_english_ratio=document.get("min_english_ratio", 0.0),
         )
 
 
@@ -304,68 +368,101 @@ def embed_corpus(encoder: SentenceEncoder, texts: Sequence[str], progress: bool 
     return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+def template_folds(families: pd.Series, k: int, seed: int) -> np.ndarray:
+    """Fold (0..k-1) of each row by its template family; rows without a family get -1."""
+    names = np.array(sorted(families.dropna().unique()))
+    np.random.default_rng(seed).shuffle(names)
+    fold_of = {name: i % k for i, name in enumerate(names)}
+    return families.map(fold_of).fillna(-1).astype(int).to_numpy()
+
+
+def _fit_head(embeddings, owner, targets, rows, C: float, seed: int):
+    """Category softmax head on the chunks of ``rows``: ``(coef, intercept, classes)``."""
+    from sklearn.linear_model import LogisticRegression
+
+    chunk = np.isin(owner, rows)
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=seed)
+    model.fit(embeddings[chunk], targets[owner[chunk]])
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn stores one row for two classes: a softmax pair
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.array([0.0, intercept[0]])
+    return coef, intercept, [str(c) for c in model.classes_]
+
+
 def fit_classifier(
-    corpus: pd.DataFrame,
-    embeddings: np.ndarray,
+    units: pd.DataFrame,
+    unit_embeddings: tuple[np.ndarray, np.ndarray],
+    messages: pd.DataFrame,
+    message_embeddings: tuple[np.ndarray, np.ndarray],
     encoder: SentenceEncoder,
     cfg: dict[str, Any],
     seed: int,
-    owner: np.ndarray | None = None,
 ) -> tuple[Pass1Classifier, dict[str, Any]]:
-    """Fit on the ``train`` rows, Platt-scale and pick the threshold on the ``calib`` rows.
+    """Fit the head on ``units``; Platt-scale and pick the threshold on cross-fitted scores.
 
-    ``embeddings`` has one row per chunk of the corpus texts and ``owner[i]`` is the corpus
-    row of chunk ``i`` (``None``: one embedding per row). Every chunk of a training row is a
-    training example with that row's target (so training rows should be single sentences);
-    calibration scores whole messages as the guardrail does, by their riskiest chunk.
-    ``cfg`` is the ``safety`` config section. Returns the classifier and the calibration
-    record (threshold table, reliability curve, calibration-split recall and FPR).
+    ``units`` (``text, label, category, family``) are the training examples, ideally single
+    sentences; ``messages`` (``text, label, family``) are whole messages of the same template
+    families. Each ``*_embeddings`` is ``(chunk embeddings, owner row)``. A unit without a
+    family (shared context sentences, the data stage's rows) is in every fold's training set.
+    With ``calibration.folds`` = k, the message scores come from k heads, each fitted without
+    the message's template family; the final head is fitted on every unit. ``cfg`` is the
+    ``safety`` section. Returns the classifier and the calibration record (threshold table,
+    reliability curve, cross-fitted recall and FPR).
     """
     from sklearn.linear_model import LogisticRegression
 
     ccfg, cal = cfg["classifier"], cfg["calibration"]
-    owner = np.arange(len(corpus)) if owner is None else np.asarray(owner)
-    split = corpus["split"].to_numpy()
-    y = corpus["label"].to_numpy().astype(int)
-    target = corpus["category"] if ccfg["target"] == "category" else corpus["label"]
+    unit_emb, unit_owner = unit_embeddings
+    message_emb, message_owner = message_embeddings
+    target = units["category"] if ccfg["target"] == "category" else units["label"]
     target = target.astype(str).to_numpy()
-    train = split[owner] == "train"
-    model = LogisticRegression(
-        C=ccfg["C"], class_weight="balanced", max_iter=5000, random_state=seed
-    )
-    model.fit(embeddings[train], target[owner[train]])
-    classes = [str(c) for c in model.classes_]
-    risky = set(target[y == 1]) & set(classes)
-    coef, intercept = model.coef_, model.intercept_
-    if len(classes) == 2:  # sklearn stores one row for two classes: expand to a softmax pair
-        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
-        intercept = np.array([0.0, intercept[0]])
+    risky = set(target[units["label"].to_numpy() == 1])
     session = SessionParams(**ccfg["session"])
-    risk_classes = np.array([c in risky for c in classes])
-    clf = Pass1Classifier(
-        encoder, coef, intercept, risk_classes, (1.0, 0.0), 0.5, session, classes=classes
-    )
-    rows = np.flatnonzero(split == "calib")
-    chunk = np.isin(owner, rows)
-    position = np.searchsorted(rows, owner[chunk])
-    calib_logits = pool_max(clf.raw_logit(embeddings[chunk]), position, len(rows))
-    y_calib = y[rows]
-    platt = LogisticRegression(C=1e4, max_iter=1000).fit(calib_logits[:, None], y_calib)
+    gate = ccfg["min_english_ratio"]
+
+    def head(rows: np.ndarray) -> Pass1Classifier:
+        coef, intercept, classes = _fit_head(unit_emb, unit_owner, target, rows, ccfg["C"], seed)
+        risk = np.array([c in risky for c in classes])
+        return Pass1Classifier(
+            encoder, coef, intercept, risk, (1.0, 0.0), 0.5, session,
+            classes=classes, min_english_ratio=gate,
+        )  # fmt: skip
+
+    folds = cal["folds"]
+    families = pd.concat([units["family"], messages["family"]], ignore_index=True)
+    fold = template_folds(families, folds, seed)
+    unit_fold, message_fold = fold[: len(units)], fold[len(units) :]
+    if (message_fold < 0).any():
+        raise ValueError("every calibration message needs a template family")
+    logits = np.empty(len(messages))
+    for k in range(folds):
+        rows = np.flatnonzero(message_fold == k)
+        chunk = np.isin(message_owner, rows)
+        fold_head = head(np.flatnonzero(unit_fold != k))
+        position = np.searchsorted(rows, message_owner[chunk])
+        logits[rows] = pool_max(fold_head.raw_logit(message_emb[chunk]), position, len(rows))
+    y = messages["label"].to_numpy().astype(int)
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(logits[:, None], y)
+    clf = head(np.arange(len(units)))
     clf.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-    calib_scores = clf.score_embeddings(embeddings[chunk], position, len(rows))  # as deployed
+    scores = _sigmoid(clf.platt[0] * logits + clf.platt[1])
+    scores[[clf.unreadable(t) for t in messages["text"]]] = 1.0  # as deployed
     threshold, table = choose_threshold(
-        calib_scores,
-        y_calib,
+        scores,
+        y,
         target_recall=cal["target_recall"],
         cost_ratio=cal["cost_ratio"],
         prevalence=cal["prevalence"],
         confidence=cal["recall_confidence"],
+        groups=messages["family"].to_numpy(),
     )
     clf.threshold = threshold
     at = table[table["threshold"] == threshold].iloc[0]
     clf.meta = {
-        "train_examples": int(train.sum()),
-        "calib_messages": len(rows),
+        "train_examples": len(units),
+        "calib_messages": len(messages),
+        "folds": folds,
         "target_recall": cal["target_recall"],
         "cost_ratio": cal["cost_ratio"],
         "prevalence": cal["prevalence"],
@@ -377,7 +474,8 @@ def fit_classifier(
     }
     calibration = {
         "threshold": threshold,
-        "reliability": reliability_curve(calib_scores, y_calib, cal["bins"]),
+        "reliability": reliability_curve(scores, y, cal["bins"]),
         "table": table.to_dict(orient="list"),
+        "messages": {"score": scores.tolist(), "label": y.tolist()},  # cross-fitted
     }
     return clf, calibration

@@ -74,6 +74,8 @@ def describe(decision, threshold: float) -> str:
     )
     if not decision.flagged:
         return line + " -> not flagged"
+    if s.get("unreadable"):
+        line += "; a sentence in a language the encoder cannot read"
     line += f" -> FLAGGED; pass 2: {decision.pass2} ({decision.pass2_reason})"
     if decision.escalated:
         e = decision.escalation

@@ -274,13 +274,19 @@ def add_data_stage(corpus: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     return pd.concat([corpus, extra], ignore_index=True)
 
 
-def training_units(seed: int, fractions: dict[str, float], fills: int = 3) -> pd.DataFrame:
-    """Sentence-level units for adapting the encoder: ``text, target, label``.
+def training_units(
+    seed: int,
+    fractions: dict[str, float],
+    fills: int = 3,
+    splits: tuple[str, ...] = ("train",),
+) -> pd.DataFrame:
+    """Sentence-level training units: ``text, target, label, family``.
 
-    Core sentences of the *training* templates only (``fills`` slot fillings each, half with
-    register transforms), labelled with their category, plus the shared context, opener and
-    closer sentences as a ``context`` class. Uses the same template split as
-    :func:`generate_corpus` with the same seed, so held-out templates stay unseen.
+    Core sentences of the templates in ``splits`` only (``fills`` slot fillings each, half
+    with register transforms), labelled with their category and template family
+    (``<theme>/<index>``, as in the corpus), plus the shared context, opener and closer
+    sentences as a ``context`` class (family ``None``). Uses the same template split as
+    :func:`generate_corpus` with the same seed, so ``test`` templates stay unseen.
     """
     templates = load_templates()
     split_of = assign_templates(seed, fractions)
@@ -289,15 +295,22 @@ def training_units(seed: int, fractions: dict[str, float], fills: int = 3) -> pd
     for category, cat in categories().items():
         for theme, pool in cat["families"].items():
             for index, template in enumerate(pool):
-                if split_of[(category, theme, index)] != "train":
+                if split_of[(category, theme, index)] not in splits:
                     continue
                 for k in range(fills):
                     text = _capitalize(fill(template, rng, templates["slots"]))
                     text = apply_register(text, rng) if k % 2 else text
-                    rows.append({"text": text, "target": category, "label": int(cat["label"])})
+                    rows.append(
+                        {
+                            "text": text,
+                            "target": category,
+                            "label": int(cat["label"]),
+                            "family": f"{theme}/{index}",
+                        }
+                    )
     neutral = templates["contexts"] + templates["openers"] + templates["closers"]
     for template in neutral:
         for _ in range(2):
             text = _capitalize(fill(template, rng, templates["slots"]))
-            rows.append({"text": text, "target": "context", "label": 0})
+            rows.append({"text": text, "target": "context", "label": 0, "family": None})
     return pd.DataFrame(rows).drop_duplicates("text", ignore_index=True)

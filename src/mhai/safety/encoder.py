@@ -240,6 +240,18 @@ class SentenceEncoder:
         chunks = self.chunks(text)
         return self._embed_packed(chunks) if self._packable else self._embed(chunks)
 
+    def encode_each(self, texts: list[str], progress: bool = False):
+        """``encode`` through the guardrail's per-message path, one text at a time.
+
+        Slower than batches, but with int8 dynamic quantization the activation scales are
+        the ones the guardrail sees, so scores and thresholds fitted on these match it.
+        """
+        from tqdm.auto import tqdm
+
+        parts = [self.encode_one(t) for t in tqdm(texts, desc="embed", disable=not progress)]
+        owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        return np.vstack(parts) if parts else np.zeros((0, self.dim), np.float32), owner
+
 
 def _fused_qkv(attention):
     """One Linear for the query, key and value projections of a BERT self-attention block.

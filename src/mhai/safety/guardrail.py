@@ -138,6 +138,9 @@ class Guardrail:
         message_score = self.classifier.score_message(user_message)
         signals = self.classifier.signals(state.scores, message_score)
         score = signals.pop("combined")
+        signals["unreadable"] = float(
+            message_score >= 1.0 and self.classifier.unreadable(user_message)
+        )  # another language: scored 1 unread, pass 2 decides
         flagged = score >= self.classifier.threshold
         pass1_ms = (time.perf_counter() - start) * 1000
         pass2 = reason = probs = None

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from mhai.safety.classifier import (
+    CALIBRATION_FILE,
     EMBEDDING_DIR,
     Pass1Classifier,
-    choose_threshold,
     embed_corpus,
     fit_classifier,
+    pick_threshold,
 )
 from mhai.safety.corpus import add_data_stage, generate_corpus, load_ood_posts, training_units
 from mhai.safety.encoder import SentenceEncoder
@@ -45,19 +46,30 @@ def build_corpus(
     return corpus
 
 
-def pass1_training_table(corpus: pd.DataFrame, cfg: dict[str, Any], seed: int) -> pd.DataFrame:
-    """What pass 1 is fitted and calibrated on: ``text, label, category, split``.
+CALIBRATION_SPLITS = ("train", "calib")  # pass 1's cross-fitted splits; test stays unseen
 
-    Training rows are single sentences (:func:`training_units`: core sentences of the
-    training templates plus the everyday context sentences), and the data stage's rows if
-    the corpus has them; calibration rows are the whole ``calib`` messages.
+
+def pass1_tables(
+    corpus: pd.DataFrame, cfg: dict[str, Any], seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What pass 1 is fitted on and calibrated on: ``(units, messages)``.
+
+    Both have ``text, label, category, family`` (family ``<category>:<theme>/<index>``).
+    Units are single sentences (:func:`training_units`: core sentences of the ``train`` and
+    ``calib`` templates plus the everyday context sentences) and the data stage's rows if the
+    corpus has them (no family: in every fold); messages are the whole generated messages of
+    the same splits, scored across template folds by :func:`fit_classifier`.
     """
-    units = training_units(seed, cfg["corpus"]["splits"], cfg["classifier"]["fills"])
-    units = units.rename(columns={"target": "category"}).assign(split="train")
-    extra = corpus[corpus["source"] == "data_stage"]
-    calib = corpus[corpus["split"] == "calib"]
-    columns = ["text", "label", "category", "split"]
-    return pd.concat([units[columns], extra[columns], calib[columns]], ignore_index=True)
+    ccfg = cfg["classifier"]
+    units = training_units(seed, cfg["corpus"]["splits"], ccfg["fills"], CALIBRATION_SPLITS)
+    units = units.rename(columns={"target": "category"})
+    units["family"] = (units["category"] + ":" + units["family"]).where(units["family"].notna())
+    extra = corpus[corpus["source"] == "data_stage"].assign(family=None)
+    generated = corpus[(corpus["source"] == "generated") & corpus["split"].isin(CALIBRATION_SPLITS)]
+    messages = generated.assign(family=generated["category"] + ":" + generated["family"])
+    columns = ["text", "label", "category", "family"]
+    units = pd.concat([units[columns], extra[columns]], ignore_index=True)
+    return units, messages[columns].reset_index(drop=True)
 
 
 def train_pass1(
@@ -67,14 +79,13 @@ def train_pass1(
     corpus = read_parquet(corpus_path, CORPUS_SCHEMA)
     ccfg = cfg["classifier"]
     ft = ccfg["finetune"]
-    table = pass1_training_table(corpus, cfg, seed)
+    units, messages = pass1_tables(corpus, cfg, seed)
     if ft["epochs"] > 0:
-        units = table[table["split"] == "train"].rename(columns={"category": "target"})
         log.info("adapting the encoder on %d training sentences", len(units))
         embedding_dir = finetune_encoder(
             embedding_dir,
             out_dir / EMBEDDING_DIR,
-            units,
+            units.rename(columns={"category": "target"}),
             ft["epochs"],
             ft["learning_rate"],
             ft["batch_size"],
@@ -83,15 +94,19 @@ def train_pass1(
         )
     encoder = SentenceEncoder(embedding_dir, ccfg["max_tokens"], ccfg["quantize"], ccfg["split"])
     log.info(
-        "pass 1: %d training sentences, %d calibration messages",
-        int((table["split"] == "train").sum()),
-        int((table["split"] == "calib").sum()),
+        "pass 1: %d training sentences, %d calibration messages in %d template folds",
+        len(units),
+        len(messages),
+        cfg["calibration"]["folds"],
     )
-    embeddings, owner = encoder.encode(table["text"].tolist(), progress=True)
-    clf, calibration = fit_classifier(table, embeddings, encoder, cfg, seed, owner=owner)
+    unit_embeddings = encoder.encode_each(units["text"].tolist(), progress=True)
+    message_embeddings = encoder.encode_each(messages["text"].tolist(), progress=True)
+    clf, calibration = fit_classifier(
+        units, unit_embeddings, messages, message_embeddings, encoder, cfg, seed
+    )
     clf.save(out_dir, calibration)
     log.info(
-        "pass 1: threshold %.4f; calibration split recall %.3f, FPR %.3f",
+        "pass 1: threshold %.4f; cross-fitted recall %.3f, FPR %.3f",
         clf.threshold,
         clf.meta["calib_recall"],
         clf.meta["calib_fpr"],
@@ -233,18 +248,11 @@ def evaluate_stage(
     per_session = turns.groupby("session_id").agg(
         risk=("risk_session", "first"), flagged=("flagged", "any"), escalated=("escalated", "any")
     )
-    calib = corpus[(corpus["split"] == "calib") & (corpus["source"] == "generated")]
-    calib_scores = clf.score_texts(calib["text"].tolist())
+    calibration = json.loads((safety_dir / "model" / CALIBRATION_FILE).read_text())
+    cross_fitted = pd.DataFrame(calibration["table"])
     points = []
     for target in (0.8, 0.9, 0.95, 0.98, 0.99):
-        threshold, _ = choose_threshold(
-            calib_scores,
-            calib["label"].to_numpy(),
-            target,
-            cfg["calibration"]["cost_ratio"],
-            cfg["calibration"]["prevalence"],
-            cfg["calibration"]["recall_confidence"],
-        )
+        threshold = pick_threshold(cross_fitted, target)
         at = binary_metrics(scores, labels, threshold)
         points.append(
             {
@@ -261,7 +269,7 @@ def evaluate_stage(
     evaluation = {
         "held_out": held_out,
         "test_messages": len(test),
-        "calibration_split": {k: clf.meta[k] for k in ("calib_recall", "calib_fpr")},
+        "cross_fitted": {k: clf.meta[k] for k in ("calib_recall", "calib_fpr", "folds")},
         "groups": {
             g: float((d["score"] >= clf.threshold).mean()) for g, d in scored.groupby("group")
         },
