@@ -15,7 +15,9 @@ from mhai.safety.classifier import (
     Pass1Classifier,
     SessionParams,
     choose_threshold,
+    cluster_recall_lower_bound,
     fit_classifier,
+    recall_lower_bound,
     reliability_curve,
     session_signals,
 )
@@ -84,6 +86,26 @@ def test_threshold_reaches_target_recall_at_least_cost():
     assert (scores[labels == 1] >= t_all).all()
     t_conf, _ = choose_threshold(scores, labels, 0.98, 100, 0.02, confidence=0.9)
     assert t_conf <= t
+
+
+def test_cluster_bootstrap_widens_the_recall_bound_when_misses_share_a_template():
+    """50 families of 10 risk messages; one whole family is missed at threshold 0.5. Family
+    resampling sees one miss in 50, not ten independent misses in 500: a wider bound."""
+    groups = np.repeat(np.arange(50), 10)
+    scores = np.where(groups == 7, 0.2, 0.9)
+    candidates = np.array([0.5, 0.1])
+    clustered = cluster_recall_lower_bound(scores, groups, candidates, confidence=0.95)
+    binomial = recall_lower_bound(np.array([490, 500]), 500, 0.95)
+    assert clustered[0] < binomial[0] < 0.98 and clustered[1] == 1.0 > binomial[1]
+    labels = np.r_[np.ones(500, int), np.zeros(200, int)]
+    both = np.r_[scores, np.linspace(0.0, 0.6, 200)]
+    negatives = np.full(200, -1)
+    t_cluster, table = choose_threshold(
+        both, labels, 0.95, 100, 0.02, confidence=0.95, groups=np.r_[groups, negatives]
+    )
+    t_binomial, _ = choose_threshold(both, labels, 0.95, 100, 0.02, confidence=0.95)
+    assert t_cluster <= 0.2 < 0.5 <= t_binomial  # only flagging family 7 reaches the bound
+    assert (table["recall_lower"] <= table["recall"] + 1e-12).all()
 
 
 def test_reliability_curve_counts_every_score():
