@@ -218,6 +218,7 @@ def evaluate_stage(
     scores = clf.score_texts(test["text"].tolist(), progress=True)
     labels = test["label"].to_numpy()
     held_out = binary_metrics(scores, labels, clf.threshold)
+    readable = ~np.array([clf.unreadable(t) for t in test["text"]], dtype=bool)
     scored = test.assign(score=scores)
     per_cat = per_category(scored, clf.threshold)
     sessions = simulate_sessions(
@@ -268,6 +269,11 @@ def evaluate_stage(
     )
     evaluation = {
         "held_out": held_out,
+        # without the messages the language gate sends to pass 2 (they always score 1)
+        "held_out_readable": {
+            "messages": int(readable.sum()),
+            **binary_metrics(scores[readable], labels[readable], clf.threshold),
+        },
         "test_messages": len(test),
         "cross_fitted": {k: clf.meta[k] for k in ("calib_recall", "calib_fpr", "folds")},
         "groups": {
