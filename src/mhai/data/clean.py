@@ -152,6 +152,17 @@ def _key(word: str) -> tuple[int, int] | None:
     return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
 
 
+def _bytes_at(words: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each byte offset in ``starts`` of a buffer viewed as little-endian
+    64-bit ``words`` (two aligned loads and shifts: much faster than unaligned loads)."""
+    at = starts >> 3
+    shift = (starts & 7).astype(np.uint64) << np.uint64(3)
+    # the second shift is split in two so that a byte offset on a word bound shifts by 64
+    return (words.take(at) >> shift) | (
+        (words.take(at + 1) << np.uint64(1)) << (np.uint64(63) - shift)
+    )
+
+
 class TextChecker:
     """:func:`text_reason` for many texts at once, with what the prep needs of each text.
 
@@ -216,7 +227,8 @@ class TextChecker:
         row_at = np.zeros(n_rows, np.intp)  # where each text starts in the joined buffer
         np.cumsum(np.fromiter(map(len, texts[:-1]), np.intp, n_rows - 1) + 1, out=row_at[1:])
         size = int(row_at[-1]) + len(texts[-1]) + 1
-        buf = np.zeros(size + _KEY_CHARS, np.uint8)  # zero padding for the last word's key
+        # zero padding for the last word's key, to a whole number of 8-byte words
+        buf = np.zeros((size + _KEY_CHARS + 15) // 8 * 8, np.uint8)
         buf[: size - 1] = np.frombuffer("\n".join(texts).encode().translate(_NORMAL), np.uint8)
         word = buf[:size] != ord(" ")
         word[size - 1] = False
@@ -230,23 +242,25 @@ class TextChecker:
         first = np.searchsorted(starts, row_at)
         n_words = np.diff(first, append=len(starts))
         row = np.repeat(np.arange(n_rows), n_words)
-        # look words up by their bytes: 8-byte windows starting at each byte
-        windows = np.ndarray((size + 8,), np.uint64, buf, 0, (1,))
-        low = windows[starts] & _MASKS[np.minimum(lens, 8)]
+        # look words up by their bytes: the 8 bytes from each word start
+        words = buf.view(np.uint64)
+        low = _bytes_at(words, starts) & _MASKS.take(np.minimum(lens, 8))
         high = np.zeros(len(starts), np.uint64)
         long = np.flatnonzero(lens > 8)  # few words need their second 8 bytes
-        high[long] = windows[starts[long] + 8] & _MASKS[np.minimum(lens[long] - 8, 8)]
-        at = self.table[self._slots(low, high, self.mult)]
-        found = np.flatnonzero(
-            (self.low[at] == low) & (self.high[at] == high) & (lens <= _KEY_CHARS)
+        high[long] = _bytes_at(words, starts.take(long) + 8) & _MASKS.take(
+            np.minimum(lens.take(long) - 8, 8)
         )
-        index, found_rows = at[found], row[found]
-        stop = self.is_stop[index]
+        at = self.table.take(self._slots(low, high, self.mult))
+        found = np.flatnonzero(
+            (self.low.take(at) == low) & (self.high.take(at) == high) & (lens <= _KEY_CHARS)
+        )
+        index, found_rows = at.take(found), row.take(found)
+        stop = self.is_stop.take(index)
         n_stops = max(self.n_stops, 1)
         present = np.zeros(n_rows * n_stops, bool)  # (row, stopword) pairs seen
-        present[found_rows[stop] * n_stops + self.stop_column[index[stop]]] = True
+        present[found_rows[stop] * n_stops + self.stop_column.take(index[stop])] = True
         stops = present.reshape(n_rows, n_stops).sum(axis=1)
-        gate = self.is_gate[index]
+        gate = self.is_gate.take(index)
         gate_rows = found_rows[gate]
         gate_words = self.word_array[index[gate]].tolist()
         # words joined by single spaces: word bytes, the space before each later word of a
