@@ -696,7 +696,7 @@ class Preparer:
                     replies.setdefault(rec[1], []).append(rec)
             path.unlink()
             for thread in sorted(posts):
-                records = sorted(replies.get(thread, []), key=lambda r: r[2])
+                records = sorted(replies.get(thread, []), key=_REPLY_ID)
                 self._thread(posts[thread], records, self.splits[thread])
             for hist in self.hist.values():
                 hist.count()
@@ -827,6 +827,7 @@ _DPO_GM = _ROW + b"," + _PREFERENCE
 _SFT_IM = _ROW + b',"score":%d,"post":%s,"draft":%s,"draft_score":%d,"messages":' + _CHAT + b"}\n"
 _DPO_IM = _ROW + b',"post":%s,"draft":%s,"draft_score":%d,' + _PREFERENCE
 _json = orjson.dumps
+_REPLY_ID = itemgetter(2)  # of a reply record in a bucket
 
 
 def _inner_json(text: str, original: str, original_json: bytes) -> bytes:
