@@ -124,6 +124,7 @@ class Histogram:
         self.pending.append(value)
 
     def add_all(self, values: list[int]) -> None:
+        """Add every value of a list (one call for many values)."""
         self.pending += values
 
     def count(self) -> None:
