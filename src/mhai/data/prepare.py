@@ -208,10 +208,11 @@ class _Buckets:
 
     @staticmethod
     def records(path: Path):
-        """The records of a bucket file, in the order they were put."""
+        """The records of a bucket file, in the order they were put, in lists (one per
+        write)."""
         with path.open("rb") as handle:
             for line in handle:
-                yield from orjson.loads(line)
+                yield orjson.loads(line)
 
     def close(self) -> None:
         for handle in self.handles:
@@ -690,11 +691,14 @@ class Preparer:
         ):
             posts: dict[str, list] = {}
             replies: dict[str, list[list]] = {}
-            for rec in buckets.records(path):
-                if rec[0] == "s":
-                    posts[rec[1]] = rec
-                else:
-                    replies.setdefault(rec[1], []).append(rec)
+            for records in buckets.records(path):
+                for rec in records:
+                    if rec[0] == "s":
+                        posts[rec[1]] = rec
+                    elif (group := replies.get(rec[1])) is None:
+                        replies[rec[1]] = [rec]
+                    else:
+                        group.append(rec)
             path.unlink()
             for thread in sorted(posts):
                 records = sorted(replies.get(thread, []), key=_REPLY_ID)
