@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from mhai.config import load_config
+from mhai.data import lexicon
 from mhai.data import prepare as prepare_module
 from mhai.data.clean import CleanConfig, TextChecker, text_reason
 from mhai.data.deid import CAPITAL_NAMES, gazetteer, make_deidentifier
@@ -21,9 +22,9 @@ from mhai.data.lexicon import GATE_WORDS as CRISIS_GATES
 from mhai.data.lexicon import crisis_category
 from mhai.data.pairs import Reply
 from mhai.data.prepare import OUTPUTS, Source, prepare
-from mhai.data.readers import open_lines
+from mhai.data.readers import DropLog, open_lines
 from mhai.data.synthetic import generate_corpus
-from mhai.data.tables import JsonlWriter, RowValidator, compile_row_check
+from mhai.data.tables import JsonlWriter, ParquetWriter, RowValidator, compile_row_check
 from mhai.schemas import SchemaError, load_schema
 
 DATA = load_config()["data"]
@@ -105,6 +106,60 @@ def test_gate_hits_give_the_same_crisis_labels():
         low = text.lower()
         _, words, _ = text_reason(text, low, 1, CLEAN)
         assert crisis_category(low, GATES.intersection(words)) == crisis_category(low, set(words))
+
+
+def test_needed_substrings_keep_crisis_labels(corpus):
+    """The needed-substring test before each category's pattern changes no label: checked on
+    the corpus and on random strings of the patterns' words and separators."""
+
+    def patterns_only(low: str, words: set[str]) -> str:
+        for category, (_, pattern) in lexicon._gated(lexicon.GATE_WORDS.intersection(words)):
+            if pattern.search(low):
+                return category
+        return "none"
+
+    vocab = [
+        w
+        for _, pattern in lexicon._LEXICON.values()
+        for w in re.findall(r"[a-z0-9'*!]+", pattern.replace("(?:", " "))
+    ] + sorted(lexicon.GATE_WORDS)
+    rng = random.Random(4)
+    fuzz = [
+        "".join(rng.choice(vocab) + rng.choice([" ", " ", ", ", ".", "  ", "-"]) for _ in range(n))
+        for n in rng.choices(range(1, 14), k=20_000)
+    ]
+    labels = set()
+    for text in corpus_texts(corpus) + EDGE_TEXTS + fuzz:
+        low = text.lower()
+        words = set(text_reason(text, low, 1, CLEAN)[1])
+        labels.add(label := crisis_category(low, words))
+        assert label == patterns_only(low, words), text
+    assert labels == set(lexicon.LABELS)
+
+
+def test_parquet_rows_in_bulk_make_the_same_file(tmp_path):
+    rows = [
+        (f"c{i}", f"t{i % 5}", "depression", f"text {i}", 0, "none", "comment", "train")
+        for i in range(40)
+    ]
+    one = ParquetWriter(tmp_path / "one.parquet", "data/safety_messages", batch_rows=7)
+    bulk = ParquetWriter(tmp_path / "bulk.parquet", "data/safety_messages", batch_rows=7)
+    for row in rows:
+        one.write_values(row)
+    for start, end in [(0, 3), (3, 4), (4, 19), (19, 21), (21, 40)]:
+        bulk.write_rows(rows[start:end])
+    one.close()
+    bulk.close()
+    assert filecmp.cmp(tmp_path / "one.parquet", tmp_path / "bulk.parquet", shallow=False)
+    drops = [("s.ndjson", 3, "c1", "bot"), ("s.ndjson", 9, None, "malformed_json")]
+    one_log, bulk_log = DropLog(tmp_path / "one.csv"), DropLog(tmp_path / "bulk.csv")
+    for drop in drops:
+        one_log.add(*drop)
+    bulk_log.add_rows(drops)
+    one_log.close()
+    bulk_log.close()
+    assert (one_log.counts, one_log.by_source) == (bulk_log.counts, bulk_log.by_source)
+    assert filecmp.cmp(tmp_path / "one.csv", tmp_path / "bulk.csv", shallow=False)
 
 
 def valid_rows() -> dict[str, dict]:

@@ -18,6 +18,7 @@ Rules (the ``data.pairs`` config section):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
 
 
@@ -44,9 +45,13 @@ class PairConfig:
         return cls(**section)
 
 
+_ID, _SCORE = attrgetter("id"), attrgetter("score")
+
+
 def ranked(replies: list[Reply]) -> list[Reply]:
     """Replies from the highest to the lowest score (ties broken by id, deterministic)."""
-    return sorted(replies, key=lambda r: (-r.score, r.id))
+    # by id, then by score: a stable sort (reverse=True keeps the order of equal scores)
+    return sorted(sorted(replies, key=_ID), key=_SCORE, reverse=True)
 
 
 def eligible(chosen: Reply, rejected: Reply, cfg: PairConfig) -> bool:

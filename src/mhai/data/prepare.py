@@ -36,6 +36,7 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,27 @@ def configured_sources(data: dict[str, Any], repo_root: str | Path = ".") -> lis
 
 @dataclass
 class Histogram:
-    """Counts of integer values (word counts, vote margins): constant memory summaries."""
+    """Counts of integer values (word counts, vote margins): constant memory summaries.
+    Values are added to a list and counted together (:meth:`count`), which is cheaper than
+    counting them one by one; a caller adding many values calls :meth:`count` now and then."""
 
     counts: Counter = field(default_factory=Counter)
+    pending: list[int] = field(default_factory=list)
 
     def add(self, value: int) -> None:
-        self.counts[value] += 1
+        self.pending.append(value)
+
+    def add_all(self, values: list[int]) -> None:
+        """Add every value of a list (one call for many values)."""
+        self.pending += values
+
+    def count(self) -> None:
+        """Count the values added since the last call."""
+        self.counts.update(self.pending)
+        self.pending.clear()
 
     def summary(self) -> dict[str, float | int | None]:
+        self.count()
         n = sum(self.counts.values())
         if n == 0:
             return {
@@ -153,6 +167,7 @@ class Histogram:
         }
 
     def as_dict(self) -> dict[str, int]:
+        self.count()
         return {str(k): v for k, v in sorted(self.counts.items())}
 
 
@@ -169,9 +184,18 @@ class _Buckets:
         self.pending: list[list[list]] = [[] for _ in range(n)]
         self.held = 0
 
+    def slot(self, thread_id: str) -> list[list]:
+        """The pending records of a thread's bucket: a caller that appends to it directly
+        reports how many it appended with :meth:`added`."""
+        return self.pending[zlib.crc32(thread_id.encode()) % self.n]
+
     def put(self, thread_id: str, record: list) -> None:
-        self.pending[zlib.crc32(thread_id.encode()) % self.n].append(record)
-        self.held += 1
+        self.slot(thread_id).append(record)
+        self.added(1)
+
+    def added(self, records: int) -> None:
+        """Count records appended to the pending lists; write them once enough are held."""
+        self.held += records
         if self.held >= self.PENDING:
             self.flush()
 
@@ -184,10 +208,11 @@ class _Buckets:
 
     @staticmethod
     def records(path: Path):
-        """The records of a bucket file, in the order they were put."""
+        """The records of a bucket file, in the order they were put, in lists (one per
+        write)."""
         with path.open("rb") as handle:
             for line in handle:
-                yield from orjson.loads(line)
+                yield orjson.loads(line)
 
     def close(self) -> None:
         for handle in self.handles:
@@ -202,12 +227,14 @@ class _Batch:
     SIZE = 1024
 
     def __init__(self) -> None:
-        self.entries: list[tuple] = []  # (line, record or None, drop reason, text index)
+        # (line, record, drop reason, text index); a row the reader dropped has no record
+        # and its drop (source, line, id, reason) in place of the reason
+        self.entries: list[tuple] = []
         self.texts: list[str] = []
 
     def add(self, source: str, line: int, row_id: str | None, reason: str) -> None:
         """A row the reader dropped (the :class:`DropLog` interface)."""
-        self.entries.append((line, None, (source, row_id, reason), -1))
+        self.entries.append((line, None, (source, line, row_id, reason), -1))
 
     def add_row(self, line: int, rec: dict, reason: str | None, text: str = "") -> None:
         """A parsed row: dropped already (``reason``) or waiting for the text checks."""
@@ -225,7 +252,7 @@ class _Batch:
         """Yield ``(line, record, reason, text index)``; rows the reader dropped go to drops."""
         for line, rec, reason, j in self.entries:
             if rec is None:
-                drops.add(reason[0], line, reason[1], reason[2])
+                drops.add(*reason)
             else:
                 yield line, rec, reason, j
 
@@ -255,6 +282,7 @@ class Preparer:
         self.threads: list[str] = []
         self.splits: dict[str, str] = {}
         self.subreddits: dict[str, str] = {}  # of kept threads; comments need not carry one
+        self.slots: dict[str, list[list]] = {}  # kept thread -> its bucket's pending records
         self.rows_in: Counter[str] = Counter()
         self.kept: Counter[str] = Counter()
         self.progress = tqdm(desc="stream rows", unit="row", mininterval=5, disable=None)
@@ -309,23 +337,27 @@ class Preparer:
         n_words: int,
         hits: frozenset[str],
         body_may_change: bool = True,
+        title_may_change: bool = True,
     ) -> None:
         """Label, de-identify and store a kept post (``text``: title and body;
-        ``body_may_change``: False if de-identifying the body would return it as it is)."""
+        ``body_may_change``, ``title_may_change``: False if de-identifying the body or title
+        would return it as it is)."""
         self.threads.append(thread)
         self.subreddits[thread] = rec["subreddit"]
-        self.buckets.put(
-            thread,
+        title = rec["title"]
+        slot = self.slots[thread] = self.buckets.slot(thread)
+        slot.append(
             [
                 "s",
                 thread,
                 rec["subreddit"],
-                self.deid(rec["title"]),
+                self.deid(title) if title_may_change else title,
                 self.deid(body, None, hits) if body_may_change else body,
                 n_words,
                 crisis_category(text.lower(), hits),
-            ],
+            ]
         )
+        self.buckets.added(1)
 
     def _keep_reply(self, body: str, hits: frozenset[str]) -> tuple[str, str]:
         """De-identified text and crisis category of a kept reply."""
@@ -346,8 +378,13 @@ class Preparer:
     def _posts_checked(self, name: str, batch: _Batch) -> None:
         drops = self.drops["submissions"]
         checked = self.checker.check(batch.texts, self.clean.min_post_words)
-        bodies = [rec["selftext"] for _, rec, _, j in batch.entries if j >= 0]
+        checked_recs = [rec for _, rec, _, j in batch.entries if j >= 0]
+        bodies = [rec["selftext"] for rec in checked_recs]
         may_change = self.deid.may_change(bodies, checked[3])
+        # the title's gate words are among the post text's (title and body), so these
+        # gates hold for the title too
+        titles = [rec["title"] for rec in checked_recs]
+        title_may_change = self.deid.may_change(titles, checked[3])
         for line, rec, reason, j in batch.rows(drops):
             thread = rec["id"].removeprefix("t3_")
             if reason is None:
@@ -364,6 +401,7 @@ class Preparer:
                 checked[1][j],
                 checked[3][j],
                 may_change[j],
+                title_may_change[j],
             )
         self._tick(len(batch.entries))
         batch.clear()
@@ -428,14 +466,19 @@ class Preparer:
         self._comments_checked(source.path, batch)
 
     def _comments_checked(self, name: str, batch: _Batch) -> None:
-        drops, splits, texts = self.drops["comments"], self.splits, batch.texts
+        """Decide a batch of comments in input order; drops, safety rows and bucket records
+        are collected and handed on once per batch."""
+        splits, texts = self.splits, batch.texts
         reasons, counts, joined, hits = self.checker.check(texts, self.clean.min_reply_words)
         may_change = self.deid.may_change(texts, hits)
-        seen, deid, put, subreddits = self.seen, self.deid, self.buckets.put, self.subreddits
-        write_safety = self.safety.write_values if self.safety_comments else None
-        safety_splits, categories = self.output_counts["safety_messages"], self.safety_counts
-        kept = 0
-        for line, rec, reason, j in batch.rows(drops):
+        seen, deid, slots, subreddits = self.seen, self.deid, self.slots, self.subreddits
+        dropped: list[tuple] = []
+        safety: list[tuple] | None = [] if self.safety_comments else None
+        kept = replies = 0
+        for line, rec, reason, j in batch.entries:
+            if rec is None:  # dropped by the reader: reason is the drop
+                dropped.append(reason)
+                continue
             if reason is None:  # inlined _judge
                 reason = reasons[j]
                 if reason is None:
@@ -445,7 +488,7 @@ class Preparer:
                     else:
                         seen.add(key)
             if reason:
-                drops.add(name, line, rec["id"], reason)
+                dropped.append((name, line, rec["id"], reason))
                 continue
             kept += 1
             link = rec["link_id"]
@@ -457,9 +500,8 @@ class Preparer:
                 category = crisis_category(low, gates)
             else:  # a call to either would return these
                 text, category = body, "none"
-            if write_safety is not None:  # inlined _safety_row
-                split = splits[thread]
-                write_safety(
+            if safety is not None:  # the row of _safety_row
+                safety.append(
                     (
                         rec["id"],
                         thread,
@@ -468,13 +510,18 @@ class Preparer:
                         LABELS[category],
                         category,
                         "comment",
-                        split,
+                        splits[thread],
                     )
                 )
-                safety_splits[split] += 1
-                categories[category] += 1
             if rec["parent_id"] == link or rec["parent_id"] == f"t3_{thread}":
-                put(thread, ["r", thread, rec["id"], text, rec["score"], counts[j]])
+                slots[thread].append(["r", thread, rec["id"], text, rec["score"], counts[j]])
+                replies += 1
+        self.drops["comments"].add_rows(dropped)
+        if safety:
+            self.safety.write_rows(safety)
+            self.output_counts["safety_messages"].update(map(itemgetter(7), safety))
+            self.safety_counts.update(map(itemgetter(5), safety))
+        self.buckets.added(replies)
         self.kept[name] += kept
         self._tick(len(batch.entries))
         batch.clear()
@@ -531,7 +578,7 @@ class Preparer:
                 self._safety_row(rec[2], rec[3], "comment", split, thread, subreddit, rec[6])
             replies.append(Reply(rec[2], rec[3], rec[4]))
             words[rec[2]] = rec[5]
-            hist["reply_words"].add(rec[5])
+        hist["reply_words"].add_all([rec[5] for rec in records])
         replies = ranked(replies)
         self._check_thread(thread, subreddit, prompt, replies)
         # the JSON of each value once; the rows are filled into the byte templates
@@ -556,42 +603,39 @@ class Preparer:
                 )
             )
             counts["sft_gm"][split] += 1
-        write, n = writers["dpo_gm"].write_line, 0
-        margins, chosen_words, rejected_words = (
-            hist["margin_gm"],
-            hist["chosen_words"],
-            hist["rejected_words"],
-        )
-        for chosen, rejected in gm_pairs(replies, self.pairs, is_ranked=True):
-            write(
-                _DPO_GM
-                % (
-                    _json(f"{thread}:{chosen.id}>{rejected.id}"),
-                    context,
-                    post_json,
-                    body_json[chosen.id],
-                    body_json[rejected.id],
-                    chosen.score,
-                    rejected.score,
+        pairs = gm_pairs(replies, self.pairs, is_ranked=True)
+        if pairs:
+            write = writers["dpo_gm"].write_line
+            for chosen, rejected in pairs:
+                write(
+                    _DPO_GM
+                    % (
+                        _json(f"{thread}:{chosen.id}>{rejected.id}"),
+                        context,
+                        post_json,
+                        body_json[chosen.id],
+                        body_json[rejected.id],
+                        chosen.score,
+                        rejected.score,
+                    )
                 )
-            )
-            n += 1
-            margins.add(chosen.score - rejected.score)
-            chosen_words.add(words[chosen.id])
-            rejected_words.add(words[rejected.id])
-        if n:
-            counts["dpo_gm"][split] += n
+            counts["dpo_gm"][split] += len(pairs)
+            hist["margin_gm"].add_all([c.score - r.score for c, r in pairs])
+            hist["chosen_words"].add_all([words[c.id] for c, _ in pairs])
+            hist["rejected_words"].add_all([words[r.id] for _, r in pairs])
         best, drafts = im_drafts(replies, self.pairs, is_ranked=True)
         if not drafts:
             return
-        write_sft, write_dpo, margins = (
-            writers["sft_im"].write_line,
-            writers["dpo_im"].write_line,
-            hist["margin_im"],
-        )
+        write_sft, write_dpo = writers["sft_im"].write_line, writers["dpo_im"].write_line
         best_json = body_json[best.id]
+        post_inner = _inner_json(prompt.strip(), prompt, post_json)
         for draft in drafts:
-            user_json, draft_json = _json(im_prompt(prompt, draft.body)), body_json[draft.id]
+            draft_json = body_json[draft.id]
+            # the JSON of im_prompt(prompt, draft.body), from the JSON of its parts
+            user_json = _IM_USER % (
+                post_inner,
+                _inner_json(draft.body.strip(), draft.body, draft_json),
+            )
             write_sft(
                 _SFT_IM
                 % (
@@ -620,7 +664,7 @@ class Preparer:
                     draft.score,
                 )
             )
-            margins.add(best.score - draft.score)
+        hist["margin_im"].add_all([best.score - draft.score for draft in drafts])
         counts["sft_im"][split] += len(drafts)
         counts["dpo_im"][split] += len(drafts)
 
@@ -647,15 +691,20 @@ class Preparer:
         ):
             posts: dict[str, list] = {}
             replies: dict[str, list[list]] = {}
-            for rec in buckets.records(path):
-                if rec[0] == "s":
-                    posts[rec[1]] = rec
-                else:
-                    replies.setdefault(rec[1], []).append(rec)
+            for records in buckets.records(path):
+                for rec in records:
+                    if rec[0] == "s":
+                        posts[rec[1]] = rec
+                    elif (group := replies.get(rec[1])) is None:
+                        replies[rec[1]] = [rec]
+                    else:
+                        group.append(rec)
             path.unlink()
             for thread in sorted(posts):
-                records = sorted(replies.get(thread, []), key=lambda r: r[2])
+                records = sorted(replies.get(thread, []), key=_REPLY_ID)
                 self._thread(posts[thread], records, self.splits[thread])
+            for hist in self.hist.values():
+                hist.count()
 
     # -- driver ----------------------------------------------------------------------------
     def run(self, sources: list[Source]) -> dict[str, Any]:
@@ -783,6 +832,22 @@ _DPO_GM = _ROW + b"," + _PREFERENCE
 _SFT_IM = _ROW + b',"score":%d,"post":%s,"draft":%s,"draft_score":%d,"messages":' + _CHAT + b"}\n"
 _DPO_IM = _ROW + b',"post":%s,"draft":%s,"draft_score":%d,' + _PREFERENCE
 _json = orjson.dumps
+_REPLY_ID = itemgetter(2)  # of a reply record in a bucket
+
+
+def _inner_json(text: str, original: str, original_json: bytes) -> bytes:
+    """The JSON of ``text`` without its quotes; ``original_json`` is the JSON of ``original``
+    (reused when the two texts are equal)."""
+    return (original_json if text == original else _json(text))[1:-1]
+
+
+# orjson escapes a string character by character, so the JSON of a concatenation is the
+# concatenation of its parts' JSON (quotes aside). The IM prompt is its fixed text around the
+# post and the draft, found by formatting two placeholder characters (strip keeps them).
+_IM_HEAD, _IM_REST = im_prompt("\x00", "\x01").split("\x00")
+_IM_USER = b'"%s%%s%s%%s%s"' % tuple(
+    _json(part)[1:-1].replace(b"%", b"%%") for part in (_IM_HEAD, *_IM_REST.split("\x01"))
+)
 
 
 def prepare(

@@ -66,6 +66,15 @@ class DropLog:
         if self._writer is not None:
             self._writer.writerow([source, line, row_id or "", reason])
 
+    def add_rows(self, rows: list[tuple[str, int, str | None, str]]) -> None:
+        """Record many dropped rows, each ``(source, line, id, reason)``, in order."""
+        if not rows:
+            return
+        self.counts.update([row[3] for row in rows])
+        self.by_source.update([row[0] for row in rows])
+        if self._writer is not None:
+            self._writer.writerows(rows)  # csv writes a None id as an empty field
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())

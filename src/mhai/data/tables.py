@@ -301,6 +301,16 @@ class ParquetWriter:
         if len(self.buffer) >= self.batch_rows:
             self._flush()
 
+    def write_rows(self, rows: list[tuple]) -> None:
+        """Buffer many rows given as tuples (as :meth:`write_values`); the batches written
+        are the same as row by row."""
+        room = self.batch_rows - len(self.buffer)
+        while len(rows) >= room:
+            self.buffer += rows[:room]
+            self._flush()
+            rows, room = rows[room:], self.batch_rows
+        self.buffer += rows
+
     def _rows_of(self, start: int) -> list[dict]:
         return [dict(zip(self.columns, values, strict=True)) for values in self.buffer[start:]]
 
