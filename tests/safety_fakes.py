@@ -107,6 +107,17 @@ class SlowVerifier:
         return {"allow": 1.0, "replace": 0.0, "block": 0.0}
 
 
+class SlowInProcessVerifier:
+    """Declares it cannot block (runs in the caller's thread) but takes longer than 0.3 s."""
+
+    name = "slow-in-process"
+    in_process = True
+
+    def probs(self, message, draft):
+        time.sleep(0.5)
+        return {"allow": 1.0, "replace": 0.0, "block": 0.0}
+
+
 class GarbageVerifier:
     name = "garbage"
 

@@ -46,6 +46,10 @@ def test_pick_resource_region_language_and_fallback(
 ):
     r = pick_resource(shipped, region, language)
     assert (r["service"], r["language"], r["fallback"]) == (service, shown, fallback)
+    remembered = shipped.pick(region, language)  # memoized per (region, language)
+    assert remembered == r
+    remembered["service"] = "changed by a caller"
+    assert shipped.pick(region, language) == r
 
 
 def test_message_is_in_the_users_language_with_the_contact(shipped):

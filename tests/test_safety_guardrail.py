@@ -11,6 +11,7 @@ from safety_fakes import (
     FixedVerifier,
     GarbageVerifier,
     RaisingVerifier,
+    SlowInProcessVerifier,
     SlowVerifier,
     make_guardrail,
 )
@@ -19,7 +20,9 @@ CRISIS = "I have the pills in my hand and I'm going to take them all tonight."
 DRAFT = "That sounds hard. Maybe try a warm bath?"
 
 
-@pytest.mark.parametrize("verifier", [RaisingVerifier(), SlowVerifier(), GarbageVerifier()])
+@pytest.mark.parametrize(
+    "verifier", [RaisingVerifier(), SlowVerifier(), SlowInProcessVerifier(), GarbageVerifier()]
+)
 def test_crisis_never_passes_when_the_verifier_fails(verifier):
     guard = make_guardrail({CRISIS: 0.97}, verifier)
     state = guard.new_session("s1", "p1", "GB", "en")

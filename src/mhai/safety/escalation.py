@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,15 @@ class CrisisResources:
     table: pd.DataFrame
     stale: pd.DataFrame
     path: Path
+    _picked: dict[tuple, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def pick(self, region: str | None, language: str | None) -> dict[str, Any]:
-        """The resource to show (see :func:`pick_resource`)."""
-        return pick_resource(self, region, language)
+        """The resource to show (see :func:`pick_resource`), looked up once per region and
+        language: the table does not change after loading."""
+        key = (region, language)
+        if key not in self._picked:
+            self._picked[key] = pick_resource(self, region, language)
+        return dict(self._picked[key])
 
 
 def load_resources(

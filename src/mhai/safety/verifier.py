@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -41,6 +42,7 @@ class VerifierBackend(Protocol):
     """Anything that maps (message, draft) to probabilities over :data:`DECISIONS`."""
 
     name: str
+    # optional: ``in_process = True`` for a backend that cannot block (see decide_fail_closed)
 
     def probs(self, message: str, draft: str | None) -> dict[str, float]: ...
 
@@ -131,6 +133,7 @@ class FinetunedVerifier:
     """
 
     name = "finetuned"
+    in_process = True  # embeddings and three dot products: nothing that can block
 
     def __init__(
         self,
@@ -353,8 +356,12 @@ def decide_fail_closed(
     """Run the backend with a timeout; returns ``(decision, probs, reason)``.
 
     Any exception or a timeout gives ``replace`` with the reason recorded: the guardrail then
-    shows the escalation message, never the unverified draft. A backend with its own
-    calibrated ``thresholds`` uses them instead of ``allow_min``/``block_min``.
+    shows the escalation message, never the unverified draft. A backend runs in a worker
+    thread that is abandoned at the timeout, unless it declares ``in_process = True`` (it
+    cannot block, like the fine-tuned heads): then it runs in the caller's thread, which
+    spares a thread start competing with torch's threads for the cores, and a call that took
+    longer than the timeout still fails closed. A backend with its own calibrated
+    ``thresholds`` uses them instead of ``allow_min``/``block_min``.
     """
     box: dict[str, Any] = {}
 
@@ -364,11 +371,17 @@ def decide_fail_closed(
         except BaseException as exc:  # noqa: BLE001 - any failure must fail closed
             box["error"] = exc
 
-    worker = threading.Thread(target=run, name="pass2-verifier", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        return "replace", None, f"fail-closed: timeout after {timeout_s:g}s"
+    if getattr(backend, "in_process", False):
+        start = time.perf_counter()
+        run()
+        if time.perf_counter() - start > timeout_s:
+            return "replace", None, f"fail-closed: took longer than the {timeout_s:g}s timeout"
+    else:
+        worker = threading.Thread(target=run, name="pass2-verifier", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            return "replace", None, f"fail-closed: timeout after {timeout_s:g}s"
     if "error" in box:
         exc = box["error"]
         return "replace", None, f"fail-closed: {type(exc).__name__}: {exc}"
