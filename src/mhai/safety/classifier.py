@@ -275,12 +275,16 @@ class Pass1Classifier:
         """Whether ``text`` has a sentence the encoder cannot read (it then scores 1)."""
         return unreadable(self.encoder.chunks(text), self.min_english_ratio)
 
+    def unreadable_mask(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`unreadable` of each text, as a boolean array."""
+        return np.array([self.unreadable(t) for t in texts], dtype=bool)
+
     def score_texts(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Calibrated risk score of each text (no session context), as ``score_message``."""
         texts = list(texts)
         embeddings, owner = self.encoder.encode_each(texts, progress=progress)
         scores = self.score_embeddings(embeddings, owner, len(texts))
-        scores[[self.unreadable(t) for t in texts]] = 1.0
+        scores[self.unreadable_mask(texts)] = 1.0
         return scores
 
     def score_message(self, text: str) -> float:
@@ -447,7 +451,7 @@ def fit_classifier(
     clf = head(np.arange(len(units)))
     clf.platt = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
     scores = _sigmoid(clf.platt[0] * logits + clf.platt[1])
-    scores[[clf.unreadable(t) for t in messages["text"]]] = 1.0  # as deployed
+    scores[clf.unreadable_mask(messages["text"])] = 1.0  # as deployed
     threshold, table = choose_threshold(
         scores,
         y,

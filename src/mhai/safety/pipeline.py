@@ -218,7 +218,7 @@ def evaluate_stage(
     scores = clf.score_texts(test["text"].tolist(), progress=True)
     labels = test["label"].to_numpy()
     held_out = binary_metrics(scores, labels, clf.threshold)
-    readable = ~np.array([clf.unreadable(t) for t in test["text"]], dtype=bool)
+    readable = ~clf.unreadable_mask(test["text"])
     scored = test.assign(score=scores)
     per_cat = per_category(scored, clf.threshold)
     sessions = simulate_sessions(
