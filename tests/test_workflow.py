@@ -26,6 +26,7 @@ KEY_OUTPUTS = [
     *[f"results/train/{m}/adapter" for m in ("gm", "im")],
     "results/safety/metrics.json",
     "results/safety/model",
+    "results/safety/encoder/distillation.json",
     "results/safety/stress_test.csv",
     "results/safety/personas.csv",
     *[f"results/evaluation/{n}.csv" for n in ("dimensions", "linguistics", "win_rates")],
@@ -44,6 +45,13 @@ KEY_OUTPUTS = [
 def test_tiny_workflow_writes_key_outputs(tiny_run):
     missing = [p for p in KEY_OUTPUTS if not (tiny_run / p).exists()]
     assert not missing, f"missing outputs: {missing}"
+
+
+def test_pass1_runs_on_the_distilled_encoder(tiny_run):
+    record = json.loads((tiny_run / "results/safety/encoder/distillation.json").read_text())
+    assert record["layers"] == 2 < record["teacher_layers"]  # tests/config/tiny.yaml
+    model = json.loads((tiny_run / "results/safety/model/embedding/config.json").read_text())
+    assert model["num_hidden_layers"] == 2
 
 
 def test_every_rule_writes_log_and_benchmark(tiny_run):

@@ -9,6 +9,11 @@ SAFETY_DATA_STAGE = (
     else []
 )
 SAFETY_RESOURCES = repo_path(config["safety"]["escalation"]["resources"])
+SAFETY_ENCODER = (
+    f"{SAFETY_DIR}/encoder"
+    if config["safety"]["classifier"]["distill"]["layers"] > 0
+    else config["safety"]["classifier"]["embedding_model"]
+)
 
 TARGETS += [
     f"{SAFETY_DIR}/metrics.json",
@@ -40,10 +45,33 @@ rule safety_corpus:
         "../scripts/safety_corpus.py"
 
 
+rule safety_distill_encoder:
+    input:
+        corpus=f"{SAFETY_DIR}/corpus.parquet",
+        data_stage="results/data/safety_messages.parquet",
+        teacher=config["safety"]["classifier"]["embedding_model"],
+    output:
+        directory(f"{SAFETY_DIR}/encoder"),
+    log:
+        log_path("safety", "distill_encoder"),
+    benchmark:
+        bench_path("safety", "distill_encoder")
+    conda:
+        "../envs/mhai.yaml"
+    threads: 2
+    resources:
+        mem_mb=3000,
+    params:
+        cfg=config["safety"],
+        seed=config["seed"],
+    script:
+        "../scripts/safety_distill_encoder.py"
+
+
 rule safety_train_classifier:
     input:
         corpus=f"{SAFETY_DIR}/corpus.parquet",
-        embedding=config["safety"]["classifier"]["embedding_model"],
+        embedding=SAFETY_ENCODER,
     output:
         directory(f"{SAFETY_DIR}/model"),
     log:

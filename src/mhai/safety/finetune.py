@@ -35,6 +35,7 @@ def finetune_encoder(
     from tqdm.auto import tqdm
 
     from mhai.models import load_embedder
+    from mhai.safety.distill import mean_pooled
 
     torch.manual_seed(seed)
     st = load_embedder(model_dir)
@@ -66,9 +67,7 @@ def finetune_encoder(
                 truncation=True,
                 max_length=max_tokens,
             )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+            pooled = mean_pooled(model, batch)
             loss = torch.nn.functional.cross_entropy(
                 head(pooled * 10.0), target[idx], weight=weight
             )

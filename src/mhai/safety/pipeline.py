@@ -23,6 +23,7 @@ from mhai.safety.classifier import (
     pick_threshold,
 )
 from mhai.safety.corpus import add_data_stage, generate_corpus, load_ood_posts, training_units
+from mhai.safety.distill import distill_encoder, distillation_sentences
 from mhai.safety.encoder import SentenceEncoder
 from mhai.safety.finetune import finetune_encoder
 from mhai.safety.verifier import build_pairs, calibrate_thresholds, load_drafts, train_finetuned
@@ -70,6 +71,33 @@ def pass1_tables(
     columns = ["text", "label", "category", "family"]
     units = pd.concat([units[columns], extra[columns]], ignore_index=True)
     return units, messages[columns].reset_index(drop=True)
+
+
+def distill_stage(
+    corpus_path: Path,
+    data_messages: Path,
+    teacher_dir: Path,
+    out_dir: Path,
+    cfg: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """Distil pass 1's encoder (see :mod:`mhai.safety.distill`) on sentences outside the
+    held-out test split: all of the corpus's training units and train/calib messages, then
+    the data stage's messages (``data_messages``) of its training split up to the cap."""
+    corpus = read_parquet(corpus_path, CORPUS_SCHEMA)
+    ccfg = cfg["classifier"]
+    units, messages = pass1_tables(corpus, cfg, seed)
+    stage = pd.read_parquet(data_messages, columns=["text", "split"])
+    sentences = distillation_sentences(
+        [*units["text"], *messages["text"]],
+        stage.loc[stage["split"] == "train", "text"],
+        ccfg["distill"]["max_sentences"],
+        seed,
+    )
+    log.info("distilling the encoder on %d sentences", len(sentences))
+    return distill_encoder(
+        teacher_dir, out_dir, sentences, ccfg["distill"], ccfg["max_tokens"], seed
+    )
 
 
 def train_pass1(
