@@ -15,6 +15,7 @@ of training, before and after).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mhai.safety.encoder import deobfuscate, split_sentences
+from mhai.safety.encoder import deobfuscate, mean_pooled, split_sentences
 
 log = logging.getLogger(__name__)
 RECORD_FILE = "distillation.json"
@@ -49,15 +50,6 @@ def distillation_sentences(
     first = sample(unique(texts, set()), max_sentences)
     rest = sample(unique(extra, set(first)), max_sentences - len(first))
     return sorted(first + rest)
-
-
-def mean_pooled(model, batch):
-    """Unit-length mean of the last hidden states over the real tokens of ``batch``."""
-    import torch
-
-    hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
 
 
 def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator):
@@ -110,10 +102,10 @@ def distill_encoder(
     if not train:
         raise ValueError("no sentences to distil the encoder on")
     teacher = load_embedder(teacher_dir)
-    student = load_embedder(teacher_dir)
+    student = copy.deepcopy(teacher)
     tokenizer = teacher.tokenizer
     model = student[0].auto_model
-    teacher_layers = len(model.encoder.layer)
+    teacher_layers = model.config.num_hidden_layers
     keep_first_layers(model, cfg["layers"])
     batch_size = cfg["batch_size"]
 

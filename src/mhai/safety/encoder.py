@@ -69,6 +69,15 @@ def split_sentences(text: str, min_words: int = MIN_SENTENCE_WORDS) -> list[str]
     return out
 
 
+def mean_pooled(model, batch):
+    """Unit-length mean of the last hidden states over the real tokens of ``batch``."""
+    import torch
+
+    hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+
+
 class SentenceEncoder:
     """Embeds texts into unit vectors; ``chunks`` splits long texts for chunk-level scoring."""
 

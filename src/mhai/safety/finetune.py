@@ -35,7 +35,7 @@ def finetune_encoder(
     from tqdm.auto import tqdm
 
     from mhai.models import load_embedder
-    from mhai.safety.distill import mean_pooled
+    from mhai.safety.encoder import mean_pooled
 
     torch.manual_seed(seed)
     st = load_embedder(model_dir)
