@@ -26,6 +26,7 @@ from mhai.analysis.recovery import run_recovery
 from mhai.analysis.trial_analysis import analyse_trial
 from mhai.config import load_config
 from mhai.pilot.cohort import simulate_cohort, solve_calibration, truth_for
+from mhai.provenance import machine
 
 OUT = Path("results/benchmarks/analysis.json")
 
@@ -89,7 +90,7 @@ def main() -> None:
     report = {
         "load_average_1min_at_start": load_start,
         "load_average_1min_at_end": os.getloadavg()[0],
-        "cpu_count": os.cpu_count(),
+        "machine": machine(),
         "trial": {
             "n": int(params["n"]),
             "wall_s": round(wall, 2),

@@ -18,7 +18,6 @@ import io
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -116,6 +115,8 @@ def time_deid(comments_path: str, n: int = 3000) -> dict:
 
 
 def main() -> None:
+    from mhai.provenance import machine
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comments", type=int, default=1_000_000)
     parser.add_argument("--buckets", type=int, default=64)
@@ -175,14 +176,10 @@ def main() -> None:
         "peak_rss_mb_quarter_size": runs[0]["peak_rss_mb"],
         **deid,
         "runs": [{k: v for k, v in r.items() if not k.endswith("_path")} for r in runs],
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-        },
-        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine(),
         "note": "per core = comments / CPU seconds (user+sys) of the single-process prep; "
-        "CPU time per row grows with the machine's load (shared cores and caches)",
+        "CPU time per row grows with the machine's load (shared cores and caches) and with "
+        "its python_speed_ms (a pure-Python yardstick: lower is faster)",
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")

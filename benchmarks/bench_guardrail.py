@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -96,6 +95,7 @@ def main() -> None:
 
     from mhai.config import load_config
     from mhai.models import load_causal_lm, load_tokenizer
+    from mhai.provenance import machine
     from mhai.safety.guardrail import Guardrail
     from mhai.train.generate import generate
 
@@ -152,12 +152,7 @@ def main() -> None:
             pass2_ms.append(decision.latency_ms["pass2"])
     overhead = np.asarray(guard_ms) / np.asarray(gen_ms)
     result = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0],
-            "torch_threads": args.threads,
-            "python": platform.python_version(),
-        },
+        "machine": machine(torch_threads=args.threads),
         "pass1_ms": percentiles(pass1),
         "pass1_ms_by_length": by_length,
         "pass1_ms_persona_turns": personas.pop("pass1_ms") if personas else None,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import time
 from pathlib import Path
@@ -85,6 +84,7 @@ def main() -> None:
     from mhai.evaluate.linguistics import cosine_similarities, linguistics
     from mhai.evaluate.modules import MODULES, load_module
     from mhai.models import load_embedder, resolve
+    from mhai.provenance import machine
 
     cpu_start = time.process_time()
     responses = build_responses(args.n, seed=0)
@@ -142,7 +142,7 @@ def main() -> None:
             d: round(float(scores[d].mean()), 4)
             for d in ["readability", "empathy", "connectedness", "actionability", "safety"]
         },
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": machine(),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from mhai.models import load_causal_lm, load_tokenizer, prepare_causal_lm
+from mhai.provenance import machine
 from mhai.train.recipes import load_recipe, lora_config, trainer_config
 from mhai.train.sft import train_sft
 
@@ -271,14 +271,12 @@ def comparison_report(args, recipe, runs: dict, load_before) -> dict:
             "max_length": recipe.max_length,
             "data": str(args.data),
         },
-        "machine": {
-            "platform": platform.platform(),
-            "torch_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
+        "machine": machine(
+            torch_threads=torch.get_num_threads(),
+            cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            loadavg_before=load_before,
+            loadavg_after=os.getloadavg(),
+        ),
         "versions": {name: version(name) for name in ("torch", "transformers", "trl", "peft")},
         "runs": runs,
         "summary": summary,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
+import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +47,43 @@ def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def python_speed_ms(repeats: int = 5) -> float:
+    """CPU milliseconds of a fixed pure-Python loop (the sum of the squares of the first
+    million integers), best of ``repeats``: a yardstick for per-core figures measured on
+    different machines, which differ by 2x among machines of the same kind here."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
+                platform.processor(),
+            )
+    except OSError:
+        return platform.processor()
+
+
+def machine(**extra: Any) -> dict[str, Any]:
+    """What a benchmark report says of the machine it ran on: platform, Python, CPU model and
+    count, load averages (1, 5, 15 min) and :func:`python_speed_ms`; ``extra`` adds keys."""
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
+        "python_speed_ms": python_speed_ms(),
+        **extra,
+    }
 
 
 def file_sha256(path: Path) -> str:
