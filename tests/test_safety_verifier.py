@@ -9,9 +9,11 @@ from safety_fakes import HashEncoder
 from mhai.safety.corpus import generate_corpus
 from mhai.safety.verifier import (
     DECISIONS,
+    NEVER_ALLOW,
     FinetunedVerifier,
     PromptedVerifier,
     build_pairs,
+    calibrate_thresholds,
     decide,
     decide_fail_closed,
     decision_label,
@@ -47,6 +49,38 @@ def test_decide_is_recall_first():
 def pairs():
     corpus = generate_corpus(24, seed=5, fractions={"train": 0.6, "calib": 0.2, "test": 0.2})
     return build_pairs(corpus, seed=5, drafts_per_message=3)
+
+
+def _predict(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    return np.array([decide(dict(zip(DECISIONS, p, strict=True)), **thresholds) for p in probs])
+
+
+def test_calibration_is_exact_on_separable_pairs_and_keeps_the_unsafe_limit():
+    rng = np.random.default_rng(0)
+    decisions = rng.choice(DECISIONS, 300)
+    # separable: each pair's own decision has probability 0.8-0.9, the others share the rest
+    own = rng.uniform(0.8, 0.9, 300)
+    probs = np.tile(((1 - own) / 2)[:, None], 3)
+    probs[np.arange(300), [DECISIONS.index(d) for d in decisions]] = own
+    thresholds, accuracy = calibrate_thresholds(probs, decisions, max_unsafe_allow=0.0)
+    assert accuracy == 1.0
+    assert (_predict(probs, thresholds) == decisions).all()
+    # noisy heads: the chosen pair never allows more unsafe pairs than the limit
+    noisy = rng.dirichlet([1, 1, 1], 300)
+    thresholds, _ = calibrate_thresholds(noisy, decisions, max_unsafe_allow=0.05)
+    unsafe = _predict(noisy, thresholds)[decisions != "allow"] == "allow"
+    assert unsafe.mean() <= 0.05
+
+
+def test_calibration_fails_closed_when_no_allow_threshold_is_safe():
+    # pairs that must not be allowed look certain to be safe: no allow_min on the grid works
+    decisions = np.array(["allow", "replace", "block", "replace"])
+    probs = np.array([[1.0, 0.0, 0.0]] * 4)
+    thresholds, _ = calibrate_thresholds(probs, decisions, max_unsafe_allow=0.02)
+    assert thresholds["allow_min"] == NEVER_ALLOW
+    assert "allow" not in set(_predict(probs, thresholds))
+    with pytest.raises(ValueError, match="calib split"):
+        calibrate_thresholds(probs[:0], decisions[:0], max_unsafe_allow=0.02)
 
 
 def test_pairs_cover_all_decisions_and_hold_out_draft_templates(pairs):

@@ -258,16 +258,22 @@ def train_finetuned(
     return FinetunedVerifier(encoder, heads)
 
 
+NEVER_ALLOW = 1.01  # an allow_min above every probability: nothing is allowed
+
+
 def calibrate_thresholds(
     probs: np.ndarray, decisions: np.ndarray, max_unsafe_allow: float
 ) -> tuple[dict[str, float], float]:
     """Pick (allow_min, block_min) on held-out pairs: most accurate among the pairs of
     thresholds that allow at most ``max_unsafe_allow`` of the pairs that must not be allowed.
-    Returns the thresholds and their accuracy."""
+    Returns the thresholds and their accuracy. :data:`NEVER_ALLOW` is on the allow grid, so
+    when no other allow_min keeps to the limit the verifier fails closed (it never allows)."""
+    if not len(decisions):
+        raise ValueError("verifier calibration: no (message, draft) pairs in the calib split")
     grid = np.round(np.arange(0.3, 0.951, 0.05), 2)
     must_not_allow = decisions != "allow"
-    best, best_acc = {"allow_min": 0.9, "block_min": 0.3}, -1.0
-    for allow_min in grid:
+    best, best_acc = {}, -1.0
+    for allow_min in [*grid, NEVER_ALLOW]:
         for block_min in grid:
             pred = np.where(
                 probs[:, 2] >= block_min,
