@@ -276,6 +276,34 @@ def test_warm_start_reaches_the_statsmodels_optimum():
     np.testing.assert_allclose(warm.bse_fe, cold.bse_fe, rtol=1e-3)
 
 
+def test_a_warm_start_that_does_not_converge_is_refitted_cold(monkeypatch):
+    """A fit from ``reml_start`` that statsmodels reports as not converged (as a start on the
+    boundary of the covariance space can be, depending on the machine's float kernels) is
+    redone from statsmodels' own start and says so in its warnings."""
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    rng = np.random.default_rng(8)
+    rows = [
+        {"participant_id": f"p{i}", "week": int(w), "score": 15 - 4 * w / 10 + rng.normal(0, 2)}
+        for i in range(80)
+        for w in WEEKS[: rng.integers(2, 6)]
+    ]
+    long = pd.DataFrame(rows).assign(t=lambda d: d["week"] / 10)
+    fit = MixedLM.fit
+
+    def warm_fits_fail(self, *args, start_params=None, **kwargs):
+        result = fit(self, *args, start_params=start_params, **kwargs)
+        if start_params is not None:
+            result.converged = False
+        return result
+
+    monkeypatch.setattr(MixedLM, "fit", warm_fits_fail)
+    warm = fit_mixedlm("score ~ t", long)
+    cold = fit_mixedlm("score ~ t", long, warm_start=False)
+    assert warm.converged and "refitted from statsmodels' start" in warm.warnings
+    np.testing.assert_allclose(warm.fe_params, cold.fe_params)
+
+
 def test_linear_trend_weights_give_the_least_squares_slope():
     means = np.array([15.0, 12.0, 10.5, 10.0, 9.0])
     weights = es.linear_trend_weights(WEEKS)

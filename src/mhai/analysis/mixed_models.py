@@ -114,12 +114,20 @@ def fit_mixedlm(
     """Fit ``formula`` with random effects ``re_formula`` per ``groups`` by REML.
 
     ``methods`` are tried in order until one converges (statsmodels' list semantics), from
-    ``reml_start`` when ``warm_start`` (the same optimum, reached in a fraction of the time)."""
+    ``reml_start`` when ``warm_start`` (the same optimum, reached in a fraction of the time).
+    A warm start on the boundary (a near-singular random-effects covariance) can stall
+    statsmodels; a fit from it that does not converge is redone from statsmodels' own start,
+    and its warnings say so."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = smf.mixedlm(formula, data, groups=data[groups], re_formula=re_formula)
         start = reml_start(model) if warm_start else None
         result = model.fit(start_params=start, method=list(methods), reml=True)
+        if start is not None and not result.converged:
+            warnings.warn(
+                "warm start did not converge; refitted from statsmodels' start", stacklevel=2
+            )
+            result = model.fit(method=list(methods), reml=True)
     messages = sorted({str(w.message).splitlines()[0] for w in caught})
     return MixedFit(
         fe_params=result.fe_params,
